@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Builds the pinned upstream Kubernetes components and etcd from the Go module proxy into
+# $CUBELET_CACHE. Idempotent: a component whose binary exists and reports the pinned version
+# is not rebuilt. Nothing here is committed; the wrapper go.mod is generated in the cache.
+set -euo pipefail
+. "$(dirname "$0")/lib/common.sh"
+
+KUBE_CMDS=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kubeadm)
+
+reports_version() { # binary expected-substring
+  [ -x "$1" ] && "$1" --version 2>/dev/null | grep -qF "$2"
+}
+
+build_kube() {
+  local missing=()
+  for c in "${KUBE_CMDS[@]}"; do
+    reports_version "$UPSTREAM_BIN/$c" "$KUBE_VERSION" || missing+=("$c")
+  done
+  [ ${#missing[@]} -eq 0 ] && { log "upstream $KUBE_VERSION binaries present"; return; }
+  log "building ${missing[*]} $KUBE_VERSION (first time takes a while)"
+  local src=$CUBELET_CACHE/$KUBE_VERSION/src
+  mkdir -p "$src" "$UPSTREAM_BIN"
+  go mod download -json "k8s.io/kubernetes@$KUBE_VERSION" >"$src/kubernetes.json"
+  local moddir
+  moddir=$(sed -n 's/.*"Dir": "\(.*\)".*/\1/p' "$src/kubernetes.json")
+  # k8s.io/kubernetes points its staging modules at ./staging; point them at their releases.
+  {
+    echo "module cubelet.local/upstream-kube"
+    echo
+    echo "go $GO_MIN_VERSION"
+    echo
+    echo "require k8s.io/kubernetes $KUBE_VERSION"
+    echo
+    echo "replace ("
+    sed -n 's|^\s*\(k8s.io/[a-z0-9-]*\) => ./staging/src/.*|\t\1 => \1 '"$KUBE_STAGING_VERSION"'|p' "$moddir/go.mod"
+    echo ")"
+  } >"$src/go.mod"
+  local pkgs=()
+  for c in "${missing[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$c"); done
+  (cd "$src" && go get "${pkgs[@]}")
+  local pkgver=k8s.io/component-base/version
+  local minor=${KUBE_VERSION#v1.}; minor=${minor%%.*}
+  local ld="-s -w"
+  for p in $pkgver k8s.io/client-go/pkg/version; do
+    ld+=" -X $p.gitVersion=$KUBE_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor"
+    ld+=" -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
+  done
+  (cd "$src" && CGO_ENABLED=0 go build -trimpath -ldflags "$ld" -o "$UPSTREAM_BIN/" "${pkgs[@]}")
+  for c in "${missing[@]}"; do
+    reports_version "$UPSTREAM_BIN/$c" "$KUBE_VERSION" || die "$c does not report $KUBE_VERSION"
+  done
+  log "upstream binaries in $UPSTREAM_BIN"
+}
+
+build_etcd() {
+  reports_version "$ETCD_BIN/etcd" "${ETCD_VERSION#v}" && { log "etcd $ETCD_VERSION present"; return; }
+  log "building etcd $ETCD_VERSION"
+  local src=$CUBELET_CACHE/etcd-$ETCD_VERSION/src
+  mkdir -p "$src" "$ETCD_BIN"
+  printf 'module cubelet.local/upstream-etcd\n\ngo %s\n\nrequire go.etcd.io/etcd/server/v3 %s\n' \
+    "$GO_MIN_VERSION" "$ETCD_VERSION" >"$src/go.mod"
+  (cd "$src" && go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION" &&
+    CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$ETCD_BIN/etcd" go.etcd.io/etcd/server/v3)
+  reports_version "$ETCD_BIN/etcd" "${ETCD_VERSION#v}" || die "etcd does not report $ETCD_VERSION"
+}
+
+case "${1:-all}" in
+  etcd) build_etcd ;;
+  kube) build_kube ;;
+  all) build_etcd; build_kube ;;
+  *) die "usage: $0 [all|etcd|kube]" ;;
+esac
