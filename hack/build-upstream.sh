@@ -8,7 +8,14 @@ set -euo pipefail
 KUBE_CMDS=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kubeadm)
 
 reports_version() { # binary expected-substring
-  [ -x "$1" ] && "$1" --version 2>/dev/null | grep -qF "$2"
+  [ -x "$1" ] || return 1
+  local out
+  case "$(basename "$1")" in
+    kubectl) out=$("$1" version --client 2>/dev/null) ;;
+    kubeadm) out=$("$1" version -o short 2>/dev/null) ;;
+    *) out=$("$1" --version 2>/dev/null) ;;
+  esac
+  [[ "$out" == *"$2"* ]]
 }
 
 build_kube() {

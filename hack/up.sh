@@ -1,0 +1,237 @@
+#!/usr/bin/env bash
+# Sets up and starts the local cluster: etcd, kube-apiserver, kube-controller-manager,
+# kube-scheduler, containerd, a local image registry and the node agent (cubelet, or the
+# upstream kubelet with --node-agent=upstream), all inside the network namespace
+# $NETNS with no route off the machine. Waits until the node is Ready.
+#
+# Usage: hack/up.sh [--node-agent=cubelet|upstream] [--skip-deps]
+# Idempotent: components already running are left alone; missing ones are started.
+set -euo pipefail
+. "$(dirname "$0")/lib/common.sh"
+. "$HACK_DIR/lib/cluster.sh"
+. "$HACK_DIR/lib/pki.sh"
+. "$HACK_DIR/lib/registry.sh"
+
+AGENT=cubelet
+SKIP_DEPS=0
+for arg in "$@"; do
+  case $arg in
+    --node-agent=cubelet | --node-agent=upstream) AGENT=${arg#--node-agent=} ;;
+    --skip-deps) SKIP_DEPS=1 ;;
+    -h | --help) sed -n '2,9s/^# \{0,1\}//p' "$0"; exit 0 ;;
+    *) die "unknown argument: $arg (usage: $0 [--node-agent=cubelet|upstream] [--skip-deps])" ;;
+  esac
+done
+[ "$(id -u)" = 0 ] || die "hack/up.sh must run as root (network namespace, containerd, cgroups)"
+START=$(date +%s)
+
+if [ "$SKIP_DEPS" = 0 ]; then
+  "$HACK_DIR/install-deps.sh"
+fi
+
+build_cubelet() {
+  log "building cubelet in $BUILD_DIR"
+  cmake -S "$REPO_ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  ninja -C "$BUILD_DIR" cubelet >/dev/null
+}
+[ "$AGENT" = cubelet ] && build_cubelet
+
+# ---- network namespace: loopback, the node address on a veth pair, a bridge for pods ----
+setup_netns() {
+  if [ ! -e "$NETNS_PATH" ]; then
+    log "creating network namespace $NETNS"
+    ip netns add "$NETNS"
+  fi
+  in_netns ip link set lo up
+  if ! in_netns ip link show node0 >/dev/null 2>&1; then
+    in_netns ip link add node0 type veth peer name node0-peer
+  fi
+  in_netns ip addr replace "$NODE_IP/24" dev node0
+  in_netns ip link set node0-peer up
+  in_netns ip link set node0 up
+  if ! in_netns ip link show cni0 >/dev/null 2>&1; then
+    in_netns ip link add cni0 type bridge
+  fi
+  in_netns ip addr replace "$POD_GATEWAY/24" dev cni0
+  in_netns ip link set cni0 up
+  # No default route and no forwarding: nothing leaves the namespace. The pod and service
+  # ranges end here instead of being looked up anywhere else.
+  in_netns sysctl -qw net.ipv4.ip_forward=0
+  in_netns ip route replace blackhole "$CLUSTER_CIDR"
+  in_netns ip route replace blackhole "$SERVICE_CIDR"
+  if in_netns ip route show default | grep -q .; then
+    die "namespace $NETNS has a default route; refusing to run a cluster that could reach off the machine"
+  fi
+}
+setup_netns
+
+# ---- registry and test images ----
+mkdir -p "$REGISTRY_DIR"
+in_netns bash -c ". '$HACK_DIR/lib/common.sh'; . '$HACK_DIR/lib/registry.sh'; registry_start '$REGISTRY_DIR' $REGISTRY_PORT"
+in_netns env REGISTRY=localhost:$REGISTRY_PORT "$HACK_DIR/build-images.sh"
+
+# ---- PKI and configuration ----
+pki_ensure
+mkdir -p "$CONF" "$LOGS" "$PIDS" "$CONTAINERD_DIR" "$KUBELET_ROOT" "$CNI_BIN" "$CNI_CONF" \
+  "$CUBELET_STATE/manifests" "$CUBELET_STATE/etcd"
+
+for p in bridge host-local loopback portmap; do
+  ln -sf "/usr/lib/cni/$p" "$CNI_BIN/$p"
+done
+cat >"$CNI_CONF/10-cubelet-dev.conflist" <<EOF2
+{
+  "cniVersion": "1.0.0",
+  "name": "cubelet-dev",
+  "plugins": [
+    {
+      "type": "bridge",
+      "bridge": "cni0",
+      "isGateway": false,
+      "ipMasq": false,
+      "hairpinMode": true,
+      "ipam": {
+        "type": "host-local",
+        "dataDir": "$CUBELET_STATE/cni/ipam",
+        "ranges": [[{"subnet": "$NODE_POD_CIDR", "gateway": "$POD_GATEWAY"}]],
+        "routes": [{"dst": "$NODE_NET", "gw": "$POD_GATEWAY"}, {"dst": "$SERVICE_CIDR", "gw": "$POD_GATEWAY"}]
+      }
+    }
+  ]
+}
+EOF2
+
+cat >"$CONF/containerd.toml" <<EOF2
+version = 2
+root = "$CONTAINERD_DIR/root"
+state = "$CONTAINERD_DIR/state"
+[grpc]
+  address = "$CONTAINERD_SOCK"
+[ttrpc]
+  address = "$CONTAINERD_DIR/containerd.sock.ttrpc"
+[debug]
+  address = ""
+[metrics]
+  address = ""
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "localhost:$REGISTRY_PORT/pause:3.10"
+  restrict_oom_score_adj = true
+  enable_cdi = false
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        SystemdCgroup = false
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "$CNI_BIN"
+    conf_dir = "$CNI_CONF"
+  [plugins."io.containerd.grpc.v1.cri".registry.mirrors."localhost:$REGISTRY_PORT"]
+    endpoint = ["http://localhost:$REGISTRY_PORT"]
+EOF2
+
+# One KubeletConfiguration for both agents, so side-by-side runs compare like with like.
+cat >"$CONF/kubelet-config.yaml" <<EOF2
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+authentication:
+  anonymous:
+    enabled: false
+  webhook:
+    enabled: true
+  x509:
+    clientCAFile: $PKI/ca.crt
+authorization:
+  mode: Webhook
+cgroupDriver: cgroupfs
+containerRuntimeEndpoint: unix://$CONTAINERD_SOCK
+clusterDNS:
+- $CLUSTER_DNS_IP
+clusterDomain: cluster.local
+staticPodPath: $CUBELET_STATE/manifests
+failSwapOn: false
+failCgroupV1: false
+# The clean machines this runs on often have little free disk: keep image GC and disk
+# eviction from reacting to the host's other tenants.
+evictionHard:
+  memory.available: 100Mi
+  nodefs.available: 1%
+  imagefs.available: 1%
+  nodefs.inodesFree: 1%
+  imagefs.inodesFree: 1%
+EOF2
+
+# ---- control plane ----
+proc_start etcd "$ETCD_BIN/etcd" --name default --data-dir "$CUBELET_STATE/etcd/data" \
+  --listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379 \
+  --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
+  --initial-cluster default=http://127.0.0.1:2380 --listen-metrics-urls "" --log-level warn
+wait_for "etcd" 30 in_netns curl -sf http://127.0.0.1:2379/health
+
+proc_start kube-apiserver "$UPSTREAM_BIN/kube-apiserver" \
+  --etcd-servers=http://127.0.0.1:2379 \
+  --advertise-address="$NODE_IP" --bind-address=0.0.0.0 --secure-port="$APISERVER_PORT" \
+  --service-cluster-ip-range="$SERVICE_CIDR" \
+  --client-ca-file="$PKI/ca.crt" --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
+  --kubelet-client-certificate="$PKI/apiserver-kubelet-client.crt" \
+  --kubelet-client-key="$PKI/apiserver-kubelet-client.key" \
+  --kubelet-preferred-address-types=InternalIP,Hostname \
+  --service-account-issuer=https://kubernetes.default.svc.cluster.local \
+  --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
+  --authorization-mode=Node,RBAC --enable-admission-plugins=NodeRestriction \
+  --enable-bootstrap-token-auth=true --allow-privileged=true --profiling=false \
+  --cert-dir="$PKI/apiserver-generated" --v=1
+wait_for "kube-apiserver /readyz" 90 kubectl_admin get --raw /readyz
+
+proc_start kube-controller-manager "$UPSTREAM_BIN/kube-controller-manager" \
+  --kubeconfig="$CONF/controller-manager.conf" \
+  --authentication-kubeconfig="$CONF/controller-manager.conf" \
+  --authorization-kubeconfig="$CONF/controller-manager.conf" \
+  --bind-address=127.0.0.1 --leader-elect=false --use-service-account-credentials=true \
+  --controllers='*,bootstrapsigner,tokencleaner' \
+  --allocate-node-cidrs=true --cluster-cidr="$CLUSTER_CIDR" --node-cidr-mask-size=24 \
+  --service-cluster-ip-range="$SERVICE_CIDR" \
+  --cluster-signing-cert-file="$PKI/ca.crt" --cluster-signing-key-file="$PKI/ca.key" \
+  --root-ca-file="$PKI/ca.crt" --service-account-private-key-file="$PKI/sa.key" \
+  --node-monitor-period=2s --node-monitor-grace-period=20s --profiling=false --v=1
+
+proc_start kube-scheduler "$UPSTREAM_BIN/kube-scheduler" \
+  --kubeconfig="$CONF/scheduler.conf" \
+  --authentication-kubeconfig="$CONF/scheduler.conf" --authorization-kubeconfig="$CONF/scheduler.conf" \
+  --bind-address=127.0.0.1 --leader-elect=false --profiling=false --v=1
+
+# ---- node ----
+proc_start containerd /usr/bin/containerd --config "$CONF/containerd.toml"
+wait_for "containerd socket" 30 test -S "$CONTAINERD_SOCK"
+
+AGENT_FLAGS=(
+  --kubeconfig="$CONF/kubelet.conf" --config="$CONF/kubelet-config.yaml"
+  --hostname-override="$NODE_NAME" --node-ip="$NODE_IP"
+  --root-dir="$KUBELET_ROOT" --cert-dir="$KUBELET_ROOT/pki"
+  --node-labels=node.kubernetes.io/local-dev=true --v=2
+)
+other=upstream
+[ "$AGENT" = upstream ] && other=cubelet
+if proc_alive "$other"; then
+  log "switching the node agent from $other to $AGENT"
+  proc_stop "$other" 30
+fi
+if [ "$AGENT" = cubelet ]; then
+  proc_start cubelet "$BUILD_DIR/kubelet/cubelet" "${AGENT_FLAGS[@]}"
+else
+  proc_start upstream "$UPSTREAM_BIN/kubelet" "${AGENT_FLAGS[@]}"
+fi
+echo "$AGENT" >"$CUBELET_STATE/node-agent"
+
+node_ready() {
+  [ "$(kubectl_admin get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ]
+}
+wait_for "node $NODE_NAME to be Ready" 120 node_ready
+
+log "cluster is up in $(($(date +%s) - START))s: node $NODE_NAME is Ready (agent: $AGENT)"
+cat <<EOF2
+
+  kubectl:  hack/kubectl.sh get nodes -o wide
+  logs:     $LOGS/<component>.log
+  state:    $CUBELET_STATE
+  stop:     hack/down.sh
+EOF2

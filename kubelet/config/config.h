@@ -1,0 +1,107 @@
+// Cubelet's configuration: upstream kubelet flags + a KubeletConfiguration
+// (kubelet.config.k8s.io/v1beta1) file -> one immutable Config.
+//
+// Precedence as upstream: defaults < config file < flags. Zero values in the file mean
+// "use the default" (kubeadm writes many). Unknown file fields and upstream flags that
+// cubelet does not implement yet are warnings; anything else is an error naming the flag,
+// file or field.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/status/statusor.h"
+
+namespace cubelet::config {
+
+struct Taint {
+  std::string key;
+  std::string value;
+  std::string effect;  // NoSchedule | PreferNoSchedule | NoExecute
+  bool operator==(const Taint&) const = default;
+};
+
+// The KubeletConfiguration fields cubelet reads, after defaulting. `document` keeps the
+// whole defaulted file (known fields cubelet does not use yet included).
+struct KubeletConfiguration {
+  nlohmann::json document = nlohmann::json::object();
+
+  std::string address = "0.0.0.0";
+  int port = 10250;
+  int healthzPort = 10248;
+  std::string healthzBindAddress = "127.0.0.1";
+  std::string staticPodPath;
+  std::chrono::nanoseconds syncFrequency = std::chrono::minutes(1);
+  std::chrono::nanoseconds nodeStatusUpdateFrequency = std::chrono::seconds(10);
+  std::chrono::nanoseconds nodeStatusReportFrequency = std::chrono::minutes(5);
+  int nodeLeaseDurationSeconds = 40;
+  std::chrono::nanoseconds runtimeRequestTimeout = std::chrono::minutes(2);
+  std::string containerRuntimeEndpoint = "unix:///run/containerd/containerd.sock";
+  std::string imageServiceEndpoint;
+  std::string cgroupDriver = "cgroupfs";
+  std::string cgroupRoot;
+  bool cgroupsPerQOS = true;
+  std::string clusterDomain;
+  std::vector<std::string> clusterDNS;
+  std::string resolvConf = "/etc/resolv.conf";
+  int maxPods = 110;
+  int podsPerCore = 0;
+  std::string podCIDR;
+  std::string providerID;
+  std::string podLogsDir = "/var/log/pods";
+  bool registerNode = true;
+  std::vector<Taint> registerWithTaints;
+  std::map<std::string, std::string> systemReserved;
+  std::map<std::string, std::string> kubeReserved;
+  std::map<std::string, std::string> evictionHard;
+  std::map<std::string, bool> featureGates;
+  int kubeAPIQPS = 50;
+  int kubeAPIBurst = 100;
+  bool failSwapOn = true;
+  std::string loggingFormat = "text";
+  int verbosity = 0;
+};
+
+// Flags that have no KubeletConfiguration field.
+struct FlagOptions {
+  std::string kubeconfig;
+  std::string bootstrapKubeconfig;
+  std::string configFile;
+  std::string hostnameOverride;
+  std::string nodeIP;
+  std::string rootDir = "/var/lib/kubelet";
+  std::string certDir;  // default <rootDir>/pki
+  std::map<std::string, std::string> nodeLabels;
+  bool showVersion = false;
+  bool showHelp = false;
+};
+
+struct Config {
+  FlagOptions flags;
+  KubeletConfiguration kubelet;
+  // Non-fatal findings (unknown fields, unimplemented flags) for the caller to log.
+  std::vector<std::string> warnings;
+};
+
+// Parses argv (without argv[0]) and, when --config is given, the file.
+absl::StatusOr<Config> loadConfig(const std::vector<std::string>& args);
+
+// Builds the typed view from a KubeletConfiguration document (file contents with flag
+// overrides applied); `source` names it in errors. Exposed for tests.
+absl::StatusOr<KubeletConfiguration> parseKubeletConfiguration(nlohmann::json doc, const std::string& source,
+                                                               std::vector<std::string>* warnings);
+
+// "key=value:Effect,key2:Effect" as --register-with-taints takes it.
+absl::StatusOr<std::vector<Taint>> parseTaints(const std::string& s);
+// "a=b,c=d" as --node-labels takes it.
+absl::StatusOr<std::map<std::string, std::string>> parseKeyValues(const std::string& s, char sep = '=');
+
+// Help text listing the flags cubelet implements.
+std::string usage();
+
+}  // namespace cubelet::config

@@ -1,0 +1,219 @@
+#include "kubelet/kubelet.h"
+
+#include <netdb.h>
+#include <sys/socket.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <fstream>
+#include <thread>
+
+#include "base/log.h"
+#include "base/status_macros.h"
+#include "kubelet/api/client.h"
+#include "kubelet/api/reflector.h"
+#include "kubelet/config/kubeconfig.h"
+#include "kubelet/node/machine_info.h"
+#include "kubelet/node/node_agent.h"
+#include "kubelet/runtime/cri_client.h"
+#include "kubelet/runtime/runtime_health.h"
+#include "kubelet/server/healthz.h"
+#include "kubelet/version.h"
+#include "netlink/nlroute.h"
+
+namespace cubelet {
+namespace {
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+absl::StatusOr<std::string> hostname() {
+  char buf[256] = {0};
+  if (gethostname(buf, sizeof buf - 1) != 0) return absl::InternalError("gethostname failed");
+  return std::string(buf);
+}
+
+// Without --node-ip: the hostname's address if it resolves to a non-loopback one, else the
+// default-route interface's address (the upstream kubelet's order).
+absl::StatusOr<std::string> detectNodeIP(const std::string& host) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  if (getaddrinfo(host.c_str(), nullptr, &hints, &res) == 0) {
+    std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> guard(res, freeaddrinfo);
+    for (int family : {AF_INET, AF_INET6}) {
+      for (addrinfo* a = res; a; a = a->ai_next) {
+        if (a->ai_family != family) continue;
+        char ip[INET6_ADDRSTRLEN] = {0};
+        getnameinfo(a->ai_addr, a->ai_addrlen, ip, sizeof ip, nullptr, 0, NI_NUMERICHOST);
+        std::string s(ip);
+        if (s.rfind("127.", 0) != 0 && s != "::1" && !s.empty()) return s;
+      }
+    }
+  }
+  ASSIGN_OR_RETURN(auto sock, netlink::Socket::open());
+  ASSIGN_OR_RETURN(auto addrs, sock.addresses());
+  ASSIGN_OR_RETURN(auto r4, sock.routes(AF_INET));
+  ASSIGN_OR_RETURN(auto r6, sock.routes(AF_INET6));
+  return netlink::chooseHostAddress(addrs, r4, r6);
+}
+
+// MemAvailable from /proc/meminfo, in bytes; -1 if unreadable.
+int64_t memoryAvailableBytes() {
+  std::ifstream in("/proc/meminfo");
+  std::string key;
+  int64_t kib = 0;
+  std::string unit;
+  while (in >> key >> kib) {
+    std::getline(in, unit);
+    if (key == "MemAvailable:") return kib * 1024;
+  }
+  return -1;
+}
+
+class KubeletImpl : public Kubelet {
+ public:
+  KubeletImpl(const config::Config& cfg, std::unique_ptr<api::Client> client, std::unique_ptr<runtime::CriClient> cri,
+              std::string nodeName, std::string host, std::string nodeIP)
+      : cfg_(cfg),
+        client_(std::move(client)),
+        cri_(std::move(cri)),
+        health_(*cri_),
+        nodeName_(std::move(nodeName)),
+        hostname_(std::move(host)),
+        nodeIP_(std::move(nodeIP)) {
+    const auto& kc = cfg_.kubelet;
+    node::NodeAgentOptions o;
+    o.nodeName = nodeName_;
+    o.hostname = hostname_;
+    o.labels = cfg_.flags.nodeLabels;
+    o.taints = kc.registerWithTaints;
+    o.providerID = kc.providerID;
+    o.reservations = node::Reservations{kc.systemReserved, kc.kubeReserved, kc.evictionHard, kc.maxPods, kc.podsPerCore};
+    o.registerNode = kc.registerNode;
+    o.updateFrequency = kc.nodeStatusUpdateFrequency;
+    o.reportFrequency = kc.nodeStatusReportFrequency;
+    o.leaseDurationSeconds = kc.nodeLeaseDurationSeconds;
+    agent_ = std::make_unique<node::NodeAgent>(*client_, std::move(o), [this] { return facts(); });
+  }
+
+  int run(std::stop_token stop) override {
+    const auto& kc = cfg_.kubelet;
+    if (auto st = healthz_.start(kc.healthzBindAddress, kc.healthzPort); !st.ok()) {
+      LOG_ERROR << st.message();
+      return 1;
+    }
+    LOG_INFO << "cubelet " << kKubeVersion << " starting: node " << nodeName_ << ", address " << nodeIP_
+             << ", apiserver " << client_->server() << ", runtime " << kc.containerRuntimeEndpoint;
+    // First runtime check before registering, so the first status is as true as it can be.
+    health_.check();
+    std::jthread runtimeThread([this](std::stop_token st) { runtimeLoop(st); });
+    if (kc.registerNode) {
+      if (!agent_->registerWithApiserver(stop)) return 0;
+    }
+    std::jthread watchThread([this](std::stop_token st) { agent_->runWatch(st); });
+    std::jthread statusThread([this](std::stop_token st) { agent_->runStatusLoop(st); });
+    std::jthread leaseThread([this](std::stop_token st) { agent_->runLease(st); });
+
+    std::mutex mu;
+    std::condition_variable_any cv;
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, stop, [] { return false; });
+    LOG_INFO << "shutting down";
+    healthz_.stop();
+    return 0;  // jthreads request stop and join on scope exit
+  }
+
+ private:
+  void runtimeLoop(std::stop_token stop) {
+    // The kubelet checks the runtime every 5 seconds.
+    while (api::sleepFor(stop, std::chrono::seconds(5))) {
+      if (health_.check()) agent_->poke();
+    }
+  }
+
+  node::NodeFacts facts() {
+    if (!machine_) {
+      auto mi = node::readMachineInfo();
+      if (!mi.ok()) {
+        LOG_ERROR << "Error getting machine info: " << mi.status().message();
+      } else {
+        machine_ = std::move(*mi);
+      }
+    }
+    node::NodeFacts f;
+    f.nodeName = nodeName_;
+    if (machine_) {
+      f.numCPUs = machine_->numCPUs;
+      f.memoryBytes = machine_->memoryCapacityBytes;
+      f.hugepages = machine_->hugepages;
+      f.machineID = machine_->machineID;
+      f.systemUUID = machine_->systemUUID;
+      f.bootID = machine_->bootID;
+      f.kernelVersion = machine_->kernelVersion;
+      f.osImage = machine_->osImage;
+    }
+    f.architecture = node::architecture();
+    std::string rootDir = cfg_.flags.rootDir;
+    struct statvfs sv;
+    if (statvfs(rootDir.c_str(), &sv) == 0 || statvfs("/", &sv) == 0) {
+      f.ephemeralStorageBytes = static_cast<int64_t>(sv.f_blocks) * static_cast<int64_t>(sv.f_frsize);
+      f.ephemeralAvailableBytes = static_cast<int64_t>(sv.f_bavail) * static_cast<int64_t>(sv.f_frsize);
+    }
+    f.memoryAvailableBytes = memoryAvailableBytes();
+    f.addresses = {{"InternalIP", nodeIP_}, {"Hostname", hostname_}};
+    f.kubeletPort = cfg_.kubelet.port;
+    f.containerRuntimeVersion = health_.versionString();
+    f.kubeletVersion = kKubeVersion;
+    f.readyErrors = health_.errors();
+    return f;
+  }
+
+  const config::Config cfg_;
+  std::unique_ptr<api::Client> client_;
+  std::unique_ptr<runtime::CriClient> cri_;
+  runtime::RuntimeHealth health_;
+  std::string nodeName_, hostname_, nodeIP_;
+  std::unique_ptr<node::NodeAgent> agent_;
+  server::HealthzServer healthz_;
+  std::optional<node::MachineInfo> machine_;  // status thread only
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Kubelet>> Kubelet::create(const config::Config& cfg) {
+  if (cfg.flags.kubeconfig.empty()) {
+    return absl::InvalidArgumentError("--kubeconfig is required: cubelet has no standalone mode yet");
+  }
+  ASSIGN_OR_RETURN(auto rest, config::loadKubeconfig(cfg.flags.kubeconfig));
+  api::ClientOptions co;
+  co.userAgent = std::string("cubelet/") + kKubeVersion;
+  ASSIGN_OR_RETURN(auto client, api::Client::create(rest, co));
+
+  RETURN_IF_ERROR(node::validateNodeLabels(cfg.flags.nodeLabels));
+  node::Reservations res{cfg.kubelet.systemReserved, cfg.kubelet.kubeReserved, cfg.kubelet.evictionHard,
+                         cfg.kubelet.maxPods, cfg.kubelet.podsPerCore};
+  RETURN_IF_ERROR(annotate(node::validateReservations(res), "kubelet configuration"));
+
+  ASSIGN_OR_RETURN(std::string host, hostname());
+  std::string hostnameValue = lower(cfg.flags.hostnameOverride.empty() ? host : cfg.flags.hostnameOverride);
+  std::string nodeName = hostnameValue;
+  std::string nodeIP = cfg.flags.nodeIP;
+  if (nodeIP.empty()) {
+    auto ip = detectNodeIP(host);
+    if (!ip.ok()) return annotate(ip.status(), "cannot determine the node address");
+    nodeIP = *ip;
+  }
+  ASSIGN_OR_RETURN(auto cri, runtime::CriClient::connect(
+                                 cfg.kubelet.containerRuntimeEndpoint,
+                                 std::chrono::duration_cast<std::chrono::milliseconds>(cfg.kubelet.runtimeRequestTimeout)));
+  return std::unique_ptr<Kubelet>(
+      new KubeletImpl(cfg, std::move(client), std::move(cri), nodeName, hostnameValue, nodeIP));
+}
+
+}  // namespace cubelet
