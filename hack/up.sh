@@ -222,8 +222,14 @@ else
 fi
 echo "$AGENT" >"$CUBELET_STATE/node-agent"
 
+# Ready, and posted by the agent running now (not left over from the previous one).
+AGENT_STARTED=$(date -u -d "@$(stat -c %Y "$PIDS/$AGENT.pid")" +%Y-%m-%dT%H:%M:%SZ)
 node_ready() {
-  [ "$(kubectl_admin get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ]
+  local out
+  out=$(kubectl_admin get node "$NODE_NAME" \
+    -o jsonpath='{.status.conditions[?(@.type=="Ready")].status} {.status.conditions[?(@.type=="Ready")].lastHeartbeatTime}' 2>/dev/null) ||
+    return 1
+  [ "${out%% *}" = True ] && [[ ! "${out#* }" < "$AGENT_STARTED" ]]
 }
 wait_for "node $NODE_NAME to be Ready" 120 node_ready
 

@@ -1,0 +1,118 @@
+"""Helpers for the end-to-end tests: they drive the local cluster (hack/up.sh) with the real,
+pinned kubectl through hack/kubectl.sh and read only what any cluster user could read, so the
+same tests pass whether the node agent is cubelet or the upstream kubelet."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+HACK = REPO / "hack"
+STATE = Path(os.environ.get("CUBELET_STATE", "/var/lib/cubelet-dev"))
+NODE_NAME = os.environ.get("CUBELET_NODE_NAME", "cubelet-node")
+NETNS = os.environ.get("CUBELET_NETNS", "cubelet-dev")
+
+
+def kubectl(*args, check=True, timeout=60):
+    """Runs hack/kubectl.sh ARGS and returns stdout."""
+    p = subprocess.run([str(HACK / "kubectl.sh"), *args], capture_output=True, text=True, timeout=timeout)
+    if check and p.returncode != 0:
+        raise AssertionError(f"kubectl {' '.join(args)} failed ({p.returncode}): {p.stderr.strip()}")
+    return p.stdout
+
+
+def kubectl_json(*args):
+    return json.loads(kubectl(*args, "-o", "json"))
+
+
+def get_node():
+    return kubectl_json("get", "node", NODE_NAME)
+
+
+def condition(node, ctype):
+    for c in node.get("status", {}).get("conditions", []):
+        if c["type"] == ctype:
+            return c
+    return None
+
+
+def wait_until(what, fn, timeout=60, interval=1.0):
+    """Polls fn() until it returns a truthy value, which is returned; fails after timeout."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = fn()
+            if last:
+                return last
+        except (AssertionError, subprocess.SubprocessError, json.JSONDecodeError) as e:
+            last = e
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
+
+
+def in_netns(*cmd, timeout=30):
+    return subprocess.run(["nsenter", f"--net=/run/netns/{NETNS}", "--", *cmd],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def node_agent():
+    """'cubelet' or 'upstream': which agent the running local cluster uses."""
+    return (STATE / "node-agent").read_text().strip()
+
+
+def agent_binary():
+    if node_agent() == "cubelet":
+        return str(Path(os.environ.get("BUILD_DIR", REPO / "build")) / "kubelet" / "cubelet")
+    versions = dict(line.split("=", 1) for line in (HACK / "versions.env").read_text().splitlines()
+                    if line and not line.startswith("#") and "=" in line)
+    cache = Path(os.environ.get("CUBELET_CACHE", Path.home() / ".cache" / "cubelet"))
+    return str(cache / versions["KUBE_VERSION"] / "bin" / "kubelet")
+
+
+def component_pid(name):
+    pidfile = STATE / "pids" / f"{name}.pid"
+    pid = int(pidfile.read_text().strip())
+    os.kill(pid, 0)
+    return pid
+
+
+def stop_component(name, sig=signal.SIGTERM, timeout=30):
+    """Stops one component the local cluster started, by its recorded PID."""
+    pid = component_pid(name)
+    os.kill(pid, sig)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().split()[2] == "Z":
+                    break
+        except FileNotFoundError:
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError(f"{name} (pid {pid}) did not stop within {timeout}s")
+
+
+def cluster_up():
+    """Starts whatever component is missing, with the same node agent as before."""
+    p = subprocess.run([str(HACK / "up.sh"), f"--node-agent={node_agent()}", "--skip-deps"],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, f"hack/up.sh failed: {p.stdout[-2000:]}\n{p.stderr[-2000:]}"
+
+
+def node_ready():
+    c = condition(get_node(), "Ready")
+    return c if c and c["status"] == "True" else None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cluster():
+    assert (STATE / "node-agent").exists(), "the local cluster is not up: run hack/up.sh first"
+    wait_until("node Ready before the tests", node_ready, timeout=120)
+    yield

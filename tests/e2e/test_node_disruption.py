@@ -1,0 +1,103 @@
+"""The node's Ready condition follows reality: a stopped runtime, a killed agent, a restart,
+and bad input to a second agent process must all be reported or refused without harm."""
+
+import os
+import signal
+import subprocess
+import tempfile
+import time
+
+from conftest import (NODE_NAME, STATE, agent_binary, cluster_up, component_pid, condition, get_node,
+                      node_ready, stop_component, wait_until)
+
+
+def ready_condition():
+    return condition(get_node(), "Ready")
+
+
+def test_runtime_stopped_makes_node_not_ready_then_ready_again():
+    before = ready_condition()
+    assert before["status"] == "True"
+    stop_component("containerd")
+    try:
+        # The kubelet declares the runtime down once no status check succeeded for 30s.
+        down = wait_until("Ready=False after containerd stopped", lambda: (
+            lambda c: c if c["status"] == "False" else None)(ready_condition()), timeout=120)
+        assert down["reason"] == "KubeletNotReady", down
+        assert "container runtime is down" in down["message"], down
+        assert down["lastTransitionTime"] >= before["lastTransitionTime"]
+    finally:
+        cluster_up()
+    up = wait_until("Ready=True after containerd restarted", node_ready, timeout=120)
+    assert up["reason"] == "KubeletReady"
+    assert up["lastTransitionTime"] >= down["lastTransitionTime"]
+
+
+def test_killed_agent_lets_node_go_unknown_and_restart_recovers():
+    agent = open(STATE / "node-agent").read().strip()
+    stop_component(agent, sig=signal.SIGKILL)
+    try:
+        # The node lifecycle controller (grace period 20s in hack/up.sh) notices the lease
+        # is not renewed any more.
+        unknown = wait_until("Ready=Unknown after the agent was killed", lambda: (
+            lambda c: c if c["status"] == "Unknown" else None)(ready_condition()), timeout=120)
+        assert unknown["reason"] == "NodeStatusUnknown", unknown
+    finally:
+        start = time.monotonic()
+        cluster_up()
+    wait_until("Ready=True after restart", node_ready, timeout=60)
+    # "Within seconds": generous bound for a loaded CI machine, not a benchmark.
+    assert time.monotonic() - start < 60
+
+
+def test_clean_shutdown_and_restart_keeps_the_node():
+    agent = open(STATE / "node-agent").read().strip()
+    uid = get_node()["metadata"]["uid"]
+    stop_component(agent, sig=signal.SIGTERM)
+    cluster_up()
+    node = get_node()
+    assert node["metadata"]["uid"] == uid, "the restarted agent must adopt its node, not recreate it"
+    wait_until("Ready=True after a clean restart", node_ready, timeout=60)
+
+
+def run_agent(*args, timeout=60):
+    """Runs a second agent process in the cluster's namespace with bad input."""
+    with tempfile.TemporaryDirectory() as root:
+        p = subprocess.run(["nsenter", "--net=/run/netns/cubelet-dev", "--", agent_binary(),
+                            f"--root-dir={root}", f"--cert-dir={root}/pki", "--hostname-override=bad-input-node",
+                            *args], capture_output=True, text=True, timeout=timeout)
+    return p
+
+
+def test_malformed_kubeconfig_is_refused_with_its_path():
+    pid = component_pid(open(STATE / "node-agent").read().strip())
+    with tempfile.NamedTemporaryFile("w", suffix=".kubeconfig", delete=False) as f:
+        f.write("apiVersion: v1\nkind: Config\nclusters: [ {name: x, cluster: {server: \n")
+        path = f.name
+    try:
+        p = run_agent(f"--kubeconfig={path}", f"--config={STATE}/config/kubelet-config.yaml")
+    finally:
+        os.unlink(path)
+    assert p.returncode != 0
+    assert path in p.stdout + p.stderr, p.stderr[-2000:]
+    # Nothing else disturbed: the running agent is the same process and the node stays Ready.
+    assert component_pid(open(STATE / "node-agent").read().strip()) == pid
+    assert node_ready()
+
+
+def test_malformed_config_file_is_refused_with_its_path():
+    pid = component_pid(open(STATE / "node-agent").read().strip())
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+        f.write("apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n"
+                "nodeStatusUpdateFrequency: [not, a, duration\n")
+        path = f.name
+    try:
+        p = run_agent(f"--kubeconfig={STATE}/config/kubelet.conf", f"--config={path}")
+    finally:
+        os.unlink(path)
+    assert p.returncode != 0
+    assert path in p.stdout + p.stderr, p.stderr[-2000:]
+    assert component_pid(open(STATE / "node-agent").read().strip()) == pid
+    assert node_ready()
+    assert not any(n["metadata"]["name"] == "bad-input-node"
+                   for n in __import__("conftest").kubectl_json("get", "nodes")["items"])
