@@ -17,7 +17,7 @@ class RuntimeHealth {
  public:
   using Clock = std::chrono::steady_clock;
   RuntimeHealth(CriClient& cri, std::chrono::seconds threshold = std::chrono::seconds(30))
-      : cri_(cri), threshold_(threshold) {}
+      : cri_(cri), threshold_(threshold), lastErrors_(errorsLocked(Clock::now())) {}
 
   // One check: Version until it is known, then Status. Returns true when the error set changed.
   bool check(Clock::time_point now = Clock::now());
