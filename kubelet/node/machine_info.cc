@@ -132,7 +132,9 @@ std::string readSystemUuid(std::string_view rootPrefix) {
 std::string readOsImage(std::string_view rootPrefix) {
   absl::StatusOr<std::string> text = readFile(underRoot(rootPrefix, "/etc/os-release"));
   // Stateless systems ship only /usr/lib/os-release; any other error is final.
-  if (absl::IsNotFound(text.status())) text = readFile(underRoot(rootPrefix, "/usr/lib/os-release"));
+  if (absl::IsNotFound(text.status())) {
+    text = readFile(underRoot(rootPrefix, "/usr/lib/os-release"));
+  }
   if (!text.ok()) return "Unknown";
   return parseOsImage(*text);
 }
@@ -253,7 +255,9 @@ std::optional<int64_t> parseHugepageDirName(std::string_view name) {
 std::string goArchFromMachine(std::string_view machine) {
   if (machine == "x86_64" || machine == "amd64") return "amd64";
   if (machine == "aarch64" || machine == "arm64") return "arm64";
-  if (machine == "i386" || machine == "i486" || machine == "i586" || machine == "i686") return "386";
+  if (machine == "i386" || machine == "i486" || machine == "i586" || machine == "i686") {
+    return "386";
+  }
   if (machine.substr(0, 3) == "arm") return "arm";  // armv6l, armv7l, armv8l (32-bit), arm
   if (machine == "loongarch64") return "loong64";
   // ppc64le, ppc64, s390x, riscv64, mips64 ... are spelled the same in Go.

@@ -50,11 +50,26 @@ json condition(const std::string& type, bool status, const std::string& reason, 
               {"lastHeartbeatTime", now}, {"lastTransitionTime", transition}};
 }
 
-json stripHeartbeats(json status) {
-  if (status.contains("conditions") && status["conditions"].is_array()) {
-    for (auto& c : status["conditions"]) c.erase("lastHeartbeatTime");
+// True when every key of the object `part` is in `whole` with the same value (recursively);
+// anything else must be equal.
+bool containsSubset(const json& whole, const json& part) {
+  if (!part.is_object() || !whole.is_object()) return whole == part;
+  for (const auto& [k, v] : part.items()) {
+    if (!whole.contains(k) || !containsSubset(whole[k], v)) return false;
   }
-  return status;
+  return true;
+}
+
+// The conditions of `status` with the given type, heartbeat time dropped.
+json conditionWithoutHeartbeat(const json& status, const std::string& type) {
+  if (!status.contains("conditions") || !status["conditions"].is_array()) return nullptr;
+  for (const auto& c : status["conditions"]) {
+    if (c.value("type", "") != type) continue;
+    json copy = c;
+    copy.erase("lastHeartbeatTime");
+    return copy;
+  }
+  return nullptr;
 }
 
 }  // namespace
@@ -182,17 +197,23 @@ json computeStatus(const NodeFacts& f, const Reservations& r, const json& previo
         {"osImage", f.osImage},
         {"containerRuntimeVersion", f.containerRuntimeVersion},
         {"kubeletVersion", f.kubeletVersion},
-        {"kubeProxyVersion", ""},
         {"operatingSystem", f.operatingSystem},
         {"architecture", f.architecture}}},
   };
 }
 
 bool statusChanged(const json& before, const json& after) {
-  json b = stripHeartbeats(before), a = stripHeartbeats(after);
-  // Compare only what we set; the apiserver may hold fields we do not manage (images ...).
-  for (const auto& [k, v] : a.items()) {
-    if (!b.contains(k) || b[k] != v) return true;
+  // Compare only what cubelet sets: the apiserver also holds fields other writers own
+  // (images, other conditions ...) and drops empty ones.
+  for (const auto& [k, v] : after.items()) {
+    if (k == "conditions") {
+      for (const auto& c : v) {
+        const std::string type = c.value("type", "");
+        if (conditionWithoutHeartbeat(before, type) != conditionWithoutHeartbeat(after, type)) return true;
+      }
+    } else if (!before.contains(k) || !containsSubset(before[k], v)) {
+      return true;
+    }
   }
   return false;
 }

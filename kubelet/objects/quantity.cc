@@ -1,7 +1,9 @@
 #include "kubelet/objects/quantity.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdint>
+#include <iterator>
 #include <limits>
 #include <optional>
 #include <ostream>
@@ -160,6 +162,7 @@ struct Scanned {
   std::string_view num;    // integer digits without leading zeros; may be empty
   std::string_view denom;  // digits after the '.'; may be empty
   std::string_view suffix;
+  bool hasDigits = false;  // any digit at all before the suffix, zeros included
 };
 
 absl::StatusOr<Scanned> scan(std::string_view text) {
@@ -170,6 +173,7 @@ absl::StatusOr<Scanned> scan(std::string_view text) {
     out.positive = text[0] == '+';
     ++pos;
   }
+  out.hasDigits = pos < end && isDigit(text[pos]);
   while (pos < end && text[pos] == '0') ++pos;
   size_t start = pos;
   while (pos < end && isDigit(text[pos])) ++pos;
@@ -178,6 +182,7 @@ absl::StatusOr<Scanned> scan(std::string_view text) {
     start = ++pos;
     while (pos < end && isDigit(text[pos])) ++pos;
     out.denom = text.substr(start, pos - start);
+    out.hasDigits = out.hasDigits || !out.denom.empty();
   }
   const size_t suffixStart = pos;
   while (pos < end && std::string_view("eEinumkKMGTP").find(text[pos]) != std::string_view::npos) {
@@ -186,6 +191,14 @@ absl::StatusOr<Scanned> scan(std::string_view text) {
   if (pos < end && (text[pos] == '-' || text[pos] == '+')) ++pos;
   while (pos < end && isDigit(text[pos])) ++pos;
   if (pos < end) {
+    // A word after the number reads better as a bad suffix ("12Zi") than as a bad
+    // character; both are the same error to apimachinery.
+    std::string_view rest = text.substr(suffixStart);
+    bool word = !rest.empty() && std::isalpha(static_cast<unsigned char>(rest[0]));
+    for (char c : rest) {
+      word = word && (std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-');
+    }
+    if (word) return invalid(text, "unknown suffix " + quoted(rest));
     return invalid(text, "unexpected character '" + std::string(1, text[pos]) + "' at offset " +
                              std::to_string(pos) +
                              " (want <sign><digits>[.<digits>]<suffix>)");
@@ -196,8 +209,7 @@ absl::StatusOr<Scanned> scan(std::string_view text) {
 
 struct Suffix {
   Quantity::Format format;
-  int base;      // 10 or 2
-  int exponent;  // power of `base`
+  int exponent;  // power of 2 for BinarySI, of 10 otherwise
 };
 
 std::optional<Suffix> suffixFromTable(std::string_view s) {
@@ -207,14 +219,14 @@ std::optional<Suffix> suffixFromTable(std::string_view s) {
     Suffix suffix;
   };
   static constexpr Entry kTable[] = {
-      {"", {F::kDecimalSI, 10, 0}},   {"n", {F::kDecimalSI, 10, -9}},
-      {"u", {F::kDecimalSI, 10, -6}}, {"m", {F::kDecimalSI, 10, -3}},
-      {"k", {F::kDecimalSI, 10, 3}},  {"M", {F::kDecimalSI, 10, 6}},
-      {"G", {F::kDecimalSI, 10, 9}},  {"T", {F::kDecimalSI, 10, 12}},
-      {"P", {F::kDecimalSI, 10, 15}}, {"E", {F::kDecimalSI, 10, 18}},
-      {"Ki", {F::kBinarySI, 2, 10}},  {"Mi", {F::kBinarySI, 2, 20}},
-      {"Gi", {F::kBinarySI, 2, 30}},  {"Ti", {F::kBinarySI, 2, 40}},
-      {"Pi", {F::kBinarySI, 2, 50}},  {"Ei", {F::kBinarySI, 2, 60}},
+      {"", {F::kDecimalSI, 0}},   {"n", {F::kDecimalSI, -9}},
+      {"u", {F::kDecimalSI, -6}}, {"m", {F::kDecimalSI, -3}},
+      {"k", {F::kDecimalSI, 3}},  {"M", {F::kDecimalSI, 6}},
+      {"G", {F::kDecimalSI, 9}},  {"T", {F::kDecimalSI, 12}},
+      {"P", {F::kDecimalSI, 15}}, {"E", {F::kDecimalSI, 18}},
+      {"Ki", {F::kBinarySI, 10}},  {"Mi", {F::kBinarySI, 20}},
+      {"Gi", {F::kBinarySI, 30}},  {"Ti", {F::kBinarySI, 40}},
+      {"Pi", {F::kBinarySI, 50}},  {"Ei", {F::kBinarySI, 60}},
   };
   for (const Entry& e : kTable) {
     if (e.name == s) return e.suffix;
@@ -250,28 +262,38 @@ absl::StatusOr<Suffix> interpretSuffix(std::string_view text, std::string_view s
       }
       acc = -acc;
     }
-    return Suffix{Quantity::Format::kDecimalExponent, 10, static_cast<int32_t>(acc)};
+    return Suffix{Quantity::Format::kDecimalExponent, static_cast<int32_t>(acc)};
   }
   return invalid(text, "unknown suffix " + quoted(s));
 }
 
-// Whether apimachinery's fast path would keep `text` as the quantity's string. It keeps
-// it when the input is (close enough to) canonical; String() then returns it unchanged.
-bool keepsVerbatim(std::string_view num, std::string_view denom, const Suffix& suffix) {
+// Whether apimachinery parses the input on its int64 fast path; the rest goes through
+// arbitrary-precision decimals, which behave differently in two details (verbatim
+// text, and rejecting a number without digits). `num` has its leading zeros stripped and
+// is "0" when nothing is left.
+bool takesFastPath(std::string_view num, std::string_view denom, const Suffix& suffix) {
   if (suffix.format == Quantity::Format::kBinarySI) {
-    // Integers up to a precision budget that shrinks with the suffix size.
-    int precision = 14 - static_cast<int>(num.size()) - suffix.exponent * 3 / 10;
-    if (!denom.empty() || precision < 0) return false;
+    // Integers only, within a digit budget that shrinks as the suffix grows.
+    return denom.empty() && 14 - static_cast<int>(num.size()) - suffix.exponent * 3 / 10 >= 0;
+  }
+  int64_t scale = static_cast<int64_t>(suffix.exponent) - static_cast<int64_t>(denom.size());
+  return num.size() + denom.size() <= 18 && scale >= -9;
+}
+
+// Whether apimachinery keeps `text` as the quantity's string (String() then returns it
+// unchanged): only on the fast path, and only when the digits look canonical.
+bool keepsVerbatim(std::string_view num, std::string_view denom, const Suffix& suffix) {
+  if (!takesFastPath(num, denom, suffix)) return false;
+  if (suffix.format == Quantity::Format::kBinarySI) {
     // The parsed integer's low three bits must not all be zero.
     int lowBits = 0;
     for (char c : num) lowBits = (lowBits * 10 + (c - '0')) & 7;
     return lowBits != 0;
   }
-  size_t digits = num.size() + denom.size();
   int64_t scale = static_cast<int64_t>(suffix.exponent) - static_cast<int64_t>(denom.size());
-  if (digits > 18 || scale < -9) return false;
   std::string shifted = std::string(num) + std::string(denom);
-  bool trailingThousand = shifted.size() >= 3 && shifted.compare(shifted.size() - 3, 3, "000") == 0;
+  bool trailingThousand =
+      shifted.size() >= 3 && shifted.compare(shifted.size() - 3, 3, "000") == 0;
   return scale % 3 == 0 && !trailingThousand && shifted[0] != '0';
 }
 
@@ -296,6 +318,11 @@ absl::StatusOr<Quantity> Quantity::parse(std::string_view text) {
   std::string_view num = scanned->num;
   std::string_view denom = scanned->denom;
   const bool binary = suffix->format == Format::kBinarySI;
+  // Off the fast path apimachinery hands the number to inf.Dec, which wants a digit:
+  // "Ki" and "." are zero, but "Ei" and ".e-20" are errors.
+  if (!scanned->hasDigits && !takesFastPath("0", denom, *suffix)) {
+    return invalid(text, "no digits before the suffix");
+  }
 
   // magnitude = <num><denom> x 2^binaryExp x 10^(decimalExp - len(denom)); counted in
   // nanos the decimal power grows by 9.

@@ -8,7 +8,9 @@
 //    e<int>/E<int> (DecimalExponent). Values are rounded away from zero to a whole number
 //    of nano units (1e-10 -> 1n); BinarySI values are capped at 2^63-1 in magnitude.
 //    Its quirks are kept on purpose, since the apiserver accepts the same strings:
-//    "-", "+", "." and a bare suffix such as "Ki" all parse as zero.
+//    "-", "+", "." and a bare suffix such as "Ki" all parse as zero. Like ParseQuantity it
+//    rejects surrounding whitespace; JSON decoding (UnmarshalJSON) trims it first and also
+//    accepts a bare JSON number, which is the caller's job here.
 //  - toString() is Quantity.String(): the canonical form ("1.5" -> "1500m",
 //    "1.5Gi" -> "1536Mi", "1024Mi" -> "1Gi"), except that a string Kubernetes keeps
 //    verbatim on parse is echoed back unchanged (e.g. "+1" stays "+1"); canonical()

@@ -8,6 +8,7 @@ import tempfile
 import time
 
 from conftest import (NODE_NAME, STATE, agent_binary, cluster_up, component_pid, condition, get_node,
+                      kubectl_json,
                       node_ready, stop_component, wait_until)
 
 
@@ -100,4 +101,20 @@ def test_malformed_config_file_is_refused_with_its_path():
     assert component_pid(open(STATE / "node-agent").read().strip()) == pid
     assert node_ready()
     assert not any(n["metadata"]["name"] == "bad-input-node"
-                   for n in __import__("conftest").kubectl_json("get", "nodes")["items"])
+                   for n in kubectl_json("get", "nodes")["items"])
+
+
+def test_apiserver_restart_is_survived():
+    agent = open(STATE / "node-agent").read().strip()
+    pid = component_pid(agent)
+    stop_component("kube-apiserver")
+    time.sleep(5)
+    cluster_up()
+    # The agent reconnects on its own (same process) and keeps posting status and renewing
+    # its lease.
+    assert component_pid(agent) == pid
+    lease_before = kubectl_json("get", "lease", "-n", "kube-node-lease",
+                                                       NODE_NAME)["spec"]["renewTime"]
+    wait_until("lease renewed after the apiserver restart", lambda: kubectl_json(
+        "get", "lease", "-n", "kube-node-lease", NODE_NAME)["spec"]["renewTime"] > lease_before, timeout=30)
+    assert node_ready()

@@ -1,0 +1,20 @@
+# Unit tests for the agent's libraries (config, API client, CRI health, node status).
+# Included from tests/CMakeLists.txt.
+
+set(_agent_tests
+  config_test:kubelet_config
+  kubeconfig_test:kubelet_config
+  api_client_test:kubelet_api
+  runtime_health_test:kubelet_runtime
+  node_status_test:kubelet_node
+)
+foreach(_entry IN LISTS _agent_tests)
+  string(REPLACE ":" ";" _parts "${_entry}")
+  list(GET _parts 0 _test)
+  list(GET _parts 1 _lib)
+  add_executable(${_test} ${CMAKE_CURRENT_LIST_DIR}/${_test}.cc)
+  target_include_directories(${_test} PRIVATE ${CMAKE_SOURCE_DIR})
+  target_link_libraries(${_test} PRIVATE ${_lib} GTest::gtest_main)
+  gtest_discover_tests(${_test} DISCOVERY_TIMEOUT 30 PROPERTIES LABELS unit)
+endforeach()
+target_link_libraries(api_client_test PRIVATE PkgConfig::HTTPLIB)
