@@ -13,6 +13,7 @@
 #include "base/log.h"
 #include "base/status_macros.h"
 #include "kubelet/api/client.h"
+#include "kubelet/api/events.h"
 #include "kubelet/api/reflector.h"
 #include "kubelet/config/kubeconfig.h"
 #include "kubelet/node/machine_info.h"
@@ -84,6 +85,7 @@ class KubeletImpl : public Kubelet {
         client_(std::move(client)),
         cri_(std::move(cri)),
         health_(*cri_),
+        events_(*client_, "kubelet", nodeName, cfg.kubelet.eventRecordQPS, cfg.kubelet.eventBurst),
         nodeName_(std::move(nodeName)),
         hostname_(std::move(host)),
         nodeIP_(std::move(nodeIP)) {
@@ -99,7 +101,7 @@ class KubeletImpl : public Kubelet {
     o.updateFrequency = kc.nodeStatusUpdateFrequency;
     o.reportFrequency = kc.nodeStatusReportFrequency;
     o.leaseDurationSeconds = kc.nodeLeaseDurationSeconds;
-    agent_ = std::make_unique<node::NodeAgent>(*client_, std::move(o), [this] { return facts(); });
+    agent_ = std::make_unique<node::NodeAgent>(*client_, events_, std::move(o), [this] { return facts(); });
   }
 
   int run(std::stop_token stop) override {
@@ -116,6 +118,8 @@ class KubeletImpl : public Kubelet {
     if (kc.registerNode) {
       if (!agent_->registerWithApiserver(stop)) return 0;
     }
+    std::jthread eventsThread([this](std::stop_token st) { events_.run(st); });
+    events_.record(agent_->nodeRef(), "Normal", "Starting", "Starting kubelet.");
     std::jthread watchThread([this](std::stop_token st) { agent_->runWatch(st); });
     std::jthread statusThread([this](std::stop_token st) { agent_->runStatusLoop(st); });
     std::jthread leaseThread([this](std::stop_token st) { agent_->runLease(st); });
@@ -178,6 +182,7 @@ class KubeletImpl : public Kubelet {
   std::unique_ptr<api::Client> client_;
   std::unique_ptr<runtime::CriClient> cri_;
   runtime::RuntimeHealth health_;
+  api::EventRecorder events_;
   std::string nodeName_, hostname_, nodeIP_;
   std::unique_ptr<node::NodeAgent> agent_;
   server::HealthzServer healthz_;

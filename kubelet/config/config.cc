@@ -483,6 +483,8 @@ absl::StatusOr<KubeletConfiguration> parseKubeletConfiguration(json doc, const s
   c.evictionHard = {{"memory.available", "100Mi"}, {"nodefs.available", "10%"}, {"nodefs.inodesFree", "5%"},
                     {"imagefs.available", "15%"}, {"imagefs.inodesFree", "5%"}};
   RETURN_IF_ERROR(r.strMap("evictionHard", &c.evictionHard));
+  RETURN_IF_ERROR(r.integer("eventRecordQPS", &c.eventRecordQPS, 0, 1 << 20));
+  RETURN_IF_ERROR(r.integer("eventBurst", &c.eventBurst, 0, 1 << 20));
   RETURN_IF_ERROR(r.integer("kubeAPIQPS", &c.kubeAPIQPS, 1, 1 << 20));
   RETURN_IF_ERROR(r.integer("kubeAPIBurst", &c.kubeAPIBurst, 1, 1 << 20));
   RETURN_IF_ERROR(r.boolean("failSwapOn", &c.failSwapOn));

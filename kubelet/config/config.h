@@ -60,6 +60,8 @@ struct KubeletConfiguration {
   std::map<std::string, std::string> kubeReserved;
   std::map<std::string, std::string> evictionHard;
   std::map<std::string, bool> featureGates;
+  int eventRecordQPS = 50;
+  int eventBurst = 100;
   int kubeAPIQPS = 50;
   int kubeAPIBurst = 100;
   bool failSwapOn = true;

@@ -22,8 +22,15 @@ json statusPatch(const json& status) {
 
 }  // namespace
 
-NodeAgent::NodeAgent(api::Client& client, NodeAgentOptions opts, std::function<NodeFacts()> facts)
-    : client_(client), opts_(std::move(opts)), facts_(std::move(facts)) {}
+NodeAgent::NodeAgent(api::Client& client, api::EventRecorder& events, NodeAgentOptions opts,
+                     std::function<NodeFacts()> facts)
+    : client_(client), events_(events), opts_(std::move(opts)), facts_(std::move(facts)) {}
+
+void NodeAgent::recordConditionEvents(const json& previous, const json& next) {
+  for (const auto& reason : conditionEvents(previous, next)) {
+    events_.record(nodeRef(), "Normal", reason, "Node " + opts_.nodeName + " status is now: " + reason);
+  }
+}
 
 absl::Status NodeAgent::tryRegister() {
   NodeFacts f = facts_();
@@ -32,6 +39,7 @@ absl::Status NodeAgent::tryRegister() {
   auto created = client_.create("/api/v1/nodes", node);
   if (created.ok()) {
     LOG_INFO << "Successfully registered node " << opts_.nodeName;
+    recordConditionEvents(json::array(), node["status"]["conditions"]);
     std::lock_guard<std::mutex> lock(mu_);
     node_ = *created;
     nodeUID_ = node_["metadata"].value("uid", "");
@@ -92,6 +100,7 @@ absl::Status NodeAgent::syncStatus() {
   ASSIGN_OR_RETURN(json updated, client_.patch(nodePath() + "/status", statusPatch(status),
                                                api::PatchType::kStrategicMerge));
   VLOG(2) << "patched node status (changed=" << changed << ")";
+  recordConditionEvents(current.value("conditions", json::array()), status["conditions"]);
   lastSent_ = status;
   lastReport_ = std::chrono::steady_clock::now();
   std::lock_guard<std::mutex> lock(mu_);

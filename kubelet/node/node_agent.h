@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "kubelet/api/client.h"
+#include "kubelet/api/events.h"
 #include "kubelet/node/node_status.h"
 
 namespace cubelet::node {
@@ -37,7 +38,10 @@ struct NodeAgentOptions {
 class NodeAgent {
  public:
   // `facts` gathers the current NodeFacts; it is called from the status thread only.
-  NodeAgent(api::Client& client, NodeAgentOptions opts, std::function<NodeFacts()> facts);
+  NodeAgent(api::Client& client, api::EventRecorder& events, NodeAgentOptions opts, std::function<NodeFacts()> facts);
+
+  // The reference events about this node use (the kubelet uses the node name as its UID).
+  api::ObjectRef nodeRef() const { return {"Node", "", opts_.nodeName, "", opts_.nodeName, ""}; }
 
   // Creates the Node, or adopts and reconciles an existing one. Retries with back-off until
   // it succeeds (true) or `stop` is requested (false).
@@ -59,9 +63,11 @@ class NodeAgent {
  private:
   absl::Status tryRegister();
   absl::Status renewLease();
+  void recordConditionEvents(const json& previous, const json& next);
   std::string nodePath() const { return "/api/v1/nodes/" + opts_.nodeName; }
 
   api::Client& client_;
+  api::EventRecorder& events_;
   const NodeAgentOptions opts_;
   std::function<NodeFacts()> facts_;
 

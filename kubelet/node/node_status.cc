@@ -202,6 +202,33 @@ json computeStatus(const NodeFacts& f, const Reservations& r, const json& previo
   };
 }
 
+std::vector<std::string> conditionEvents(const json& previous, const json& next) {
+  auto statusOf = [](const json& conds, const std::string& type) -> std::string {
+    if (!conds.is_array()) return "";
+    for (const auto& c : conds)
+      if (c.value("type", "") == type) return c.value("status", "");
+    return "";
+  };
+  struct Names {
+    const char* type;
+    const char* whenTrue;
+    const char* whenFalse;
+  };
+  static const Names kPressure[] = {
+      {"MemoryPressure", "NodeHasInsufficientMemory", "NodeHasSufficientMemory"},
+      {"DiskPressure", "NodeHasDiskPressure", "NodeHasNoDiskPressure"},
+      {"PIDPressure", "NodeHasInsufficientPID", "NodeHasSufficientPID"},
+  };
+  std::vector<std::string> out;
+  for (const auto& n : kPressure) {
+    std::string before = statusOf(previous, n.type), after = statusOf(next, n.type);
+    if (!after.empty() && before != after) out.push_back(after == "True" ? n.whenTrue : n.whenFalse);
+  }
+  std::string before = statusOf(previous, "Ready"), after = statusOf(next, "Ready");
+  if (!before.empty() && !after.empty() && before != after) out.push_back(after == "True" ? "NodeReady" : "NodeNotReady");
+  return out;
+}
+
 bool statusChanged(const json& before, const json& after) {
   // Compare only what cubelet sets: the apiserver also holds fields other writers own
   // (images, other conditions ...) and drops empty ones.

@@ -65,6 +65,11 @@ json computeConditions(const NodeFacts& f, const Reservations& r, const json& pr
 // The full node status.
 json computeStatus(const NodeFacts& f, const Reservations& r, const json& previousConditions, Clock::time_point now);
 
+// The node events the kubelet records for condition changes between two condition lists
+// ("NodeHasSufficientMemory", "NodeNotReady" ...): pressure conditions when new or changed,
+// Ready only when it changed.
+std::vector<std::string> conditionEvents(const json& previous, const json& next);
+
 // True when the two statuses differ in anything but heartbeat times.
 bool statusChanged(const json& before, const json& after);
 

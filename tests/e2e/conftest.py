@@ -106,6 +106,20 @@ def cluster_up():
     assert p.returncode == 0, f"hack/up.sh failed: {p.stdout[-2000:]}\n{p.stderr[-2000:]}"
 
 
+def utc_now():
+    """Now, formatted as the apiserver formats metav1.Time (comparable as strings)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def node_events(reason, since="", component="kubelet"):
+    """Events about the node with the given reason from `component`, last seen at or after
+    `since`, as `kubectl get events` lists them."""
+    items = kubectl_json("get", "events", "-n", "default", "--field-selector",
+                         f"involvedObject.kind=Node,involvedObject.name={NODE_NAME},reason={reason}")["items"]
+    return [e for e in items if e.get("source", {}).get("component") == component
+            and (e.get("lastTimestamp") or "") >= since]
+
+
 def node_ready():
     c = condition(get_node(), "Ready")
     return c if c and c["status"] == "True" else None

@@ -8,7 +8,7 @@ import tempfile
 import time
 
 from conftest import (NODE_NAME, STATE, agent_binary, cluster_up, component_pid, condition, get_node,
-                      kubectl_json,
+                      kubectl_json, node_events, utc_now,
                       node_ready, stop_component, wait_until)
 
 
@@ -19,6 +19,7 @@ def ready_condition():
 def test_runtime_stopped_makes_node_not_ready_then_ready_again():
     before = ready_condition()
     assert before["status"] == "True"
+    since = utc_now()
     stop_component("containerd")
     try:
         # The kubelet declares the runtime down once no status check succeeded for 30s.
@@ -32,10 +33,15 @@ def test_runtime_stopped_makes_node_not_ready_then_ready_again():
     up = wait_until("Ready=True after containerd restarted", node_ready, timeout=120)
     assert up["reason"] == "KubeletReady"
     assert up["lastTransitionTime"] >= down["lastTransitionTime"]
+    # Both transitions are announced as node events.
+    for reason in ("NodeNotReady", "NodeReady"):
+        events = wait_until(f"{reason} event", lambda: node_events(reason, since), timeout=30)
+        assert any(e["message"] == f"Node {NODE_NAME} status is now: {reason}" for e in events), events
 
 
 def test_killed_agent_lets_node_go_unknown_and_restart_recovers():
     agent = open(STATE / "node-agent").read().strip()
+    since = utc_now()
     stop_component(agent, sig=signal.SIGKILL)
     try:
         # The node lifecycle controller (grace period 20s in hack/up.sh) notices the lease
@@ -49,6 +55,9 @@ def test_killed_agent_lets_node_go_unknown_and_restart_recovers():
     wait_until("Ready=True after restart", node_ready, timeout=60)
     # "Within seconds": generous bound for a loaded CI machine, not a benchmark.
     assert time.monotonic() - start < 60
+    # A restarted agent announces itself.
+    starting = wait_until("Starting event", lambda: node_events("Starting", since), timeout=30)
+    assert any(e["source"].get("host") == NODE_NAME for e in starting), starting
 
 
 def test_clean_shutdown_and_restart_keeps_the_node():

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <thread>
 
+#include "kubelet/api/events.h"
 #include "kubelet/api/reflector.h"
 
 namespace cubelet::api {
@@ -203,6 +204,30 @@ TEST(BackoffTest, GrowsAndCaps) {
   EXPECT_LE(capped.count(), 1200);
   b.reset();
   EXPECT_LE(b.next().count(), 120);
+}
+
+}  // namespace
+}  // namespace cubelet::api
+
+
+namespace cubelet::api {
+namespace {
+
+TEST(EventsTest, EventObjectAsTheKubeletWritesIt) {
+  auto now = std::chrono::system_clock::from_time_t(1700000000);
+  json ev = makeEvent({"Node", "", "n1", "", "n1", ""}, "Normal", "NodeReady", "Node n1 status is now: NodeReady",
+                      "kubelet", "n1", now);
+  EXPECT_EQ(ev["kind"], "Event");
+  EXPECT_EQ(ev["metadata"]["namespace"], "default") << "cluster-scoped objects' events go to default";
+  EXPECT_EQ(ev["metadata"]["name"].get<std::string>().rfind("n1.", 0), 0u);
+  EXPECT_EQ(ev["involvedObject"], (json{{"kind", "Node"}, {"name", "n1"}, {"uid", "n1"}}));
+  EXPECT_EQ(ev["source"], (json{{"component", "kubelet"}, {"host", "n1"}}));
+  EXPECT_EQ(ev["firstTimestamp"], "2023-11-14T22:13:20Z");
+  EXPECT_EQ(ev["count"], 1);
+  json podEv = makeEvent({"Pod", "v1", "p", "ns1", "u1", "spec.containers{c}"}, "Warning", "BackOff", "m", "kubelet",
+                         "n1", now);
+  EXPECT_EQ(podEv["metadata"]["namespace"], "ns1");
+  EXPECT_EQ(podEv["involvedObject"]["fieldPath"], "spec.containers{c}");
 }
 
 }  // namespace

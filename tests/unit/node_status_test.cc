@@ -215,3 +215,26 @@ TEST(NodeStatusTest, ApiserverCopyWithForeignFieldsIsUnchanged) {
 
 }  // namespace
 }  // namespace cubelet::node
+
+namespace cubelet::node {
+namespace {
+
+TEST(NodeEventsTest, ConditionEventsFollowTheKubeletRules) {
+  auto t = Clock::now();
+  json healthy = computeConditions(facts(), defaults(), json::array(), t);
+  // At registration the pressure conditions are new; Ready is not announced.
+  EXPECT_EQ(conditionEvents(json::array(), healthy),
+            (std::vector<std::string>{"NodeHasSufficientMemory", "NodeHasNoDiskPressure", "NodeHasSufficientPID"}));
+  EXPECT_TRUE(conditionEvents(healthy, healthy).empty());
+  NodeFacts down = facts();
+  down.readyErrors = {"container runtime is down"};
+  json notReady = computeConditions(down, defaults(), healthy, t);
+  EXPECT_EQ(conditionEvents(healthy, notReady), (std::vector<std::string>{"NodeNotReady"}));
+  EXPECT_EQ(conditionEvents(notReady, healthy), (std::vector<std::string>{"NodeReady"}));
+  json unknown = healthy;
+  unknown[3]["status"] = "Unknown";
+  EXPECT_EQ(conditionEvents(unknown, healthy), (std::vector<std::string>{"NodeReady"}));
+}
+
+}  // namespace
+}  // namespace cubelet::node
