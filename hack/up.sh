@@ -78,7 +78,7 @@ mkdir -p "$CONF" "$LOGS" "$PIDS" "$CONTAINERD_DIR" "$KUBELET_ROOT" "$CNI_BIN" "$
 for p in bridge host-local loopback portmap; do
   ln -sf "/usr/lib/cni/$p" "$CNI_BIN/$p"
 done
-cat >"$CNI_CONF/10-cubelet-dev.conflist" <<EOF2
+write_if_changed "$CNI_CONF/10-cubelet-dev.conflist" <<EOF2
 {
   "cniVersion": "1.0.0",
   "name": "cubelet-dev",
@@ -100,7 +100,7 @@ cat >"$CNI_CONF/10-cubelet-dev.conflist" <<EOF2
 }
 EOF2
 
-cat >"$CONF/containerd.toml" <<EOF2
+write_if_changed "$CONF/containerd.toml" <<EOF2
 version = 2
 root = "$CONTAINERD_DIR/root"
 state = "$CONTAINERD_DIR/state"
@@ -130,7 +130,7 @@ state = "$CONTAINERD_DIR/state"
 EOF2
 
 # One KubeletConfiguration for both agents, so side-by-side runs compare like with like.
-cat >"$CONF/kubelet-config.yaml" <<EOF2
+write_if_changed "$CONF/kubelet-config.yaml" <<EOF2
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 authentication:

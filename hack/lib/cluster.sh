@@ -93,4 +93,18 @@ wait_for() {
   die "timed out after ${timeout}s waiting for $what"
 }
 
+# write_if_changed FILE < content: replaces FILE only when the content differs, so a second
+# hack/up.sh leaves running components' files (and their mtimes) alone.
+write_if_changed() {
+  local f=$1 tmp
+  tmp=$(mktemp "$f.XXXXXX")
+  cat >"$tmp"
+  if cmp -s "$tmp" "$f"; then
+    rm -f "$tmp"
+  else
+    chmod 644 "$tmp"
+    mv -f "$tmp" "$f"
+  fi
+}
+
 kubectl_admin() { in_netns "$KUBECTL" --kubeconfig "$ADMIN_KUBECONFIG" "$@"; }
