@@ -7,6 +7,7 @@
 
 #include "base/log.h"
 #include "base/status_macros.h"
+#include "kubelet/objects/json_access.h"
 
 namespace cubelet::api {
 namespace {
@@ -51,9 +52,9 @@ absl::Status statusFromResponse(int http, const std::string& body, const std::st
   if (http >= 200 && http < 300) return absl::OkStatus();
   std::string reason, message;
   auto j = json::parse(body, nullptr, false);
-  if (j.is_object() && j.value("kind", "") == "Status") {
-    reason = j.value("reason", "");
-    message = j.value("message", "");
+  if (objects::str(j, {"kind"}) == "Status") {
+    reason = objects::str(j, {"reason"});
+    message = objects::str(j, {"message"});
   } else {
     message = body.substr(0, 512);
   }
@@ -69,7 +70,7 @@ absl::StatusOr<WatchEvent> decodeWatchEvent(std::string_view line) {
   }
   WatchEvent ev{j["type"].get<std::string>(), std::move(j["object"])};
   if (ev.type == "ERROR") {
-    int code = ev.object.value("code", 500);
+    int code = static_cast<int>(objects::integer(ev.object, {"code"}, 500));
     return statusFromResponse(code, ev.object.dump(), "watch");
   }
   if (ev.type != "ADDED" && ev.type != "MODIFIED" && ev.type != "DELETED" && ev.type != "BOOKMARK") {

@@ -5,6 +5,7 @@
 #include <random>
 
 #include "base/log.h"
+#include "kubelet/objects/json_access.h"
 
 namespace cubelet::api {
 
@@ -40,13 +41,10 @@ absl::StatusOr<std::string> Reflector::list() {
   auto res = client_.get(path);
   if (!res.ok()) return res.status();
   std::vector<json> items;
-  if (res->contains("items") && (*res)["items"].is_array()) {
-    for (auto& it : (*res)["items"]) items.push_back(std::move(it));
+  for (const auto& it : objects::array(*res, {"items"})) {
+    if (it.is_object()) items.push_back(it);
   }
-  std::string rv;
-  if (res->contains("metadata") && (*res)["metadata"].contains("resourceVersion")) {
-    rv = (*res)["metadata"]["resourceVersion"].get<std::string>();
-  }
+  std::string rv = objects::str(*res, {"metadata", "resourceVersion"});
   if (handler_.onReplace) handler_.onReplace(items);
   return rv;
 }
@@ -73,9 +71,7 @@ void Reflector::run(std::stop_token stop) {
         watchPath(rv, timeout),
         [&](const WatchEvent& ev) {
           gotEvent = true;
-          if (ev.object.contains("metadata") && ev.object["metadata"].contains("resourceVersion")) {
-            rv = ev.object["metadata"]["resourceVersion"].get<std::string>();
-          }
+          rv = objects::str(ev.object, {"metadata", "resourceVersion"}, rv);
           if (ev.type != "BOOKMARK" && handler_.onEvent) handler_.onEvent(ev);
           return true;
         },

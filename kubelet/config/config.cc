@@ -9,6 +9,7 @@
 #include "base/status_macros.h"
 #include "kubelet/config/yaml_json.h"
 #include "kubelet/objects/duration.h"
+#include "kubelet/objects/json_access.h"
 
 namespace cubelet::config {
 namespace {
@@ -424,8 +425,8 @@ absl::StatusOr<KubeletConfiguration> parseKubeletConfiguration(json doc, const s
   }
   Reader r{doc, source};
   if (doc.contains("apiVersion") || doc.contains("kind")) {
-    std::string apiVersion = doc.value("apiVersion", "");
-    std::string kind = doc.value("kind", "");
+    std::string apiVersion = objects::str(doc, {"apiVersion"});
+    std::string kind = objects::str(doc, {"kind"});
     if (apiVersion != "kubelet.config.k8s.io/v1beta1" && apiVersion != "kubelet.config.k8s.io/v1") {
       return r.err("apiVersion", "expected kubelet.config.k8s.io/v1beta1, got \"" + apiVersion + "\"");
     }
@@ -503,7 +504,7 @@ absl::StatusOr<KubeletConfiguration> parseKubeletConfiguration(json doc, const s
       if (!t.is_object() || !t.value("key", json()).is_string() || t["key"].get<std::string>().empty()) {
         return r.err(f + ".key", "required");
       }
-      Taint taint{t["key"], t.value("value", ""), t.value("effect", "")};
+      Taint taint{t["key"], objects::str(t, {"value"}), objects::str(t, {"effect"})};
       auto st = validTaintEffect(taint.effect);
       if (!st.ok()) return r.err(f + ".effect", std::string(st.message()));
       c.registerWithTaints.push_back(std::move(taint));

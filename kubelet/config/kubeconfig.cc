@@ -8,6 +8,7 @@
 #include "absl/strings/escaping.h"
 #include "base/status_macros.h"
 #include "kubelet/config/yaml_json.h"
+#include "kubelet/objects/json_access.h"
 
 namespace cubelet::config {
 namespace {
@@ -41,7 +42,7 @@ absl::StatusOr<json> findNamed(const json& doc, const std::string& path, const s
   for (size_t i = 0; i < arr.size(); ++i) {
     const json& e = arr[i];
     if (!e.is_object()) return fieldError(path, list + "[" + std::to_string(i) + "]", "must be a mapping");
-    if (e.value("name", json()).is_string() && e["name"] == name) {
+    if (objects::str(e, {"name"}) == name) {
       if (!e.contains(inner) || !e[inner].is_object()) {
         return fieldError(path, list + "[" + std::to_string(i) + "]." + inner, "missing or not a mapping");
       }

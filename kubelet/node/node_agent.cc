@@ -3,6 +3,7 @@
 #include "base/log.h"
 #include "base/status_macros.h"
 #include "kubelet/api/reflector.h"
+#include "kubelet/objects/json_access.h"
 
 namespace cubelet::node {
 namespace {
@@ -42,7 +43,7 @@ absl::Status NodeAgent::tryRegister() {
     recordConditionEvents(json::array(), node["status"]["conditions"]);
     std::lock_guard<std::mutex> lock(mu_);
     node_ = *created;
-    nodeUID_ = node_["metadata"].value("uid", "");
+    nodeUID_ = objects::str(node_, {"metadata", "uid"});
     lastSent_ = node["status"];
     lastReport_ = std::chrono::steady_clock::now();
     return absl::OkStatus();
@@ -53,11 +54,11 @@ absl::Status NodeAgent::tryRegister() {
   // annotation the kubelet owns.
   ASSIGN_OR_RETURN(json existing, client_.get(nodePath()));
   json metaPatch = json::object();
-  const json& labels = existing["metadata"].value("labels", json::object());
+  const json& labels = objects::object(existing, {"metadata", "labels"});
   for (const auto& [k, v] : defaultLabels(f, opts_.hostname)) {
     if (!labels.contains(k) || labels[k] != v) metaPatch["labels"][k] = v;
   }
-  const json& ann = existing["metadata"].value("annotations", json::object());
+  const json& ann = objects::object(existing, {"metadata", "annotations"});
   if (!ann.contains(kAttachDetachAnnotation) || ann[kAttachDetachAnnotation] != "true") {
     metaPatch["annotations"][kAttachDetachAnnotation] = "true";
   }
@@ -68,7 +69,7 @@ absl::Status NodeAgent::tryRegister() {
   LOG_INFO << "node " << opts_.nodeName << " already exists; adopted it";
   std::lock_guard<std::mutex> lock(mu_);
   node_ = existing;
-  nodeUID_ = node_["metadata"].value("uid", "");
+  nodeUID_ = objects::str(node_, {"metadata", "uid"});
   return absl::OkStatus();
 }
 
@@ -88,10 +89,10 @@ absl::Status NodeAgent::syncStatus() {
   json current;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    current = node_.value("status", json::object());
+    current = objects::object(node_, {"status"});
   }
   auto now = Clock::now();
-  json status = computeStatus(f, opts_.reservations, current.value("conditions", json::array()), now);
+  json status = computeStatus(f, opts_.reservations, objects::array(current, {"conditions"}), now);
   auto since = std::chrono::steady_clock::now() - lastReport_;
   // Compare with what the apiserver holds, so changes made by others (the node lifecycle
   // controller marking us Unknown) are corrected at once.
@@ -100,7 +101,7 @@ absl::Status NodeAgent::syncStatus() {
   ASSIGN_OR_RETURN(json updated, client_.patch(nodePath() + "/status", statusPatch(status),
                                                api::PatchType::kStrategicMerge));
   VLOG(2) << "patched node status (changed=" << changed << ")";
-  recordConditionEvents(current.value("conditions", json::array()), status["conditions"]);
+  recordConditionEvents(objects::array(current, {"conditions"}), status["conditions"]);
   lastSent_ = status;
   lastReport_ = std::chrono::steady_clock::now();
   std::lock_guard<std::mutex> lock(mu_);
@@ -111,7 +112,12 @@ absl::Status NodeAgent::syncStatus() {
 void NodeAgent::runStatusLoop(std::stop_token stop) {
   auto period = std::chrono::duration_cast<std::chrono::milliseconds>(opts_.updateFrequency);
   while (!stop.stop_requested()) {
-    auto st = syncStatus();
+    absl::Status st;
+    try {
+      st = syncStatus();
+    } catch (const std::exception& e) {  // a malformed API object must not end the agent
+      st = absl::InternalError(std::string("unexpected data: ") + e.what());
+    }
     if (!st.ok()) LOG_ERROR << "Error updating node status, will retry: " << st.message();
     std::unique_lock<std::mutex> lock(mu_);
     cv_.wait_for(lock, stop, st.ok() ? period : std::min(period, std::chrono::milliseconds(1000)),
@@ -130,8 +136,7 @@ void NodeAgent::poke() {
 
 std::string NodeAgent::podCIDR() const {
   std::lock_guard<std::mutex> lock(mu_);
-  if (!node_.contains("spec")) return "";
-  return node_["spec"].value("podCIDR", "");
+  return objects::str(node_, {"spec", "podCIDR"});
 }
 
 absl::Status NodeAgent::renewLease() {
@@ -182,7 +187,13 @@ void NodeAgent::runLease(std::stop_token stop) {
   auto interval = std::chrono::milliseconds(opts_.leaseDurationSeconds * 1000 / 4);
   api::Backoff retry(std::chrono::milliseconds(200), std::chrono::seconds(7));
   while (!stop.stop_requested()) {
-    auto st = renewLease();
+    absl::Status st;
+    try {
+      st = renewLease();
+    } catch (const std::exception& e) {
+      lease_ = json();
+      st = absl::InternalError(std::string("unexpected data: ") + e.what());
+    }
     if (st.ok()) {
       retry.reset();
       VLOG(4) << "renewed lease " << opts_.nodeName;
@@ -199,11 +210,11 @@ void NodeAgent::runWatch(std::stop_token stop) {
     std::string before, after;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      before = node_.contains("spec") ? node_["spec"].value("podCIDR", "") : "";
+      before = objects::str(node_, {"spec", "podCIDR"});
       // Only move forward: a stale list must not replace a newer PATCH response.
       node_ = obj;
-      nodeUID_ = obj["metadata"].value("uid", nodeUID_);
-      after = obj.contains("spec") ? obj["spec"].value("podCIDR", "") : "";
+      nodeUID_ = objects::str(obj, {"metadata", "uid"}, nodeUID_);
+      after = objects::str(obj, {"spec", "podCIDR"});
     }
     if (after != before && !after.empty()) LOG_INFO << "node " << opts_.nodeName << " was given podCIDR " << after;
   };

@@ -5,6 +5,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
 #include "base/status_macros.h"
+#include "kubelet/objects/json_access.h"
 #include "kubelet/objects/quantity.h"
 
 namespace cubelet::node {
@@ -41,8 +42,9 @@ json condition(const std::string& type, bool status, const std::string& reason, 
   std::string transition = now;
   if (previous.is_array()) {
     for (const auto& c : previous) {
-      if (c.value("type", "") == type && c.value("status", "") == st && c.contains("lastTransitionTime")) {
-        transition = c["lastTransitionTime"];
+      std::string t = objects::str(c, {"lastTransitionTime"});
+      if (objects::str(c, {"type"}) == type && objects::str(c, {"status"}) == st && !t.empty()) {
+        transition = t;
       }
     }
   }
@@ -64,7 +66,7 @@ bool containsSubset(const json& whole, const json& part) {
 json conditionWithoutHeartbeat(const json& status, const std::string& type) {
   if (!status.contains("conditions") || !status["conditions"].is_array()) return nullptr;
   for (const auto& c : status["conditions"]) {
-    if (c.value("type", "") != type) continue;
+    if (objects::str(c, {"type"}) != type || !c.is_object()) continue;
     json copy = c;
     copy.erase("lastHeartbeatTime");
     return copy;
@@ -206,7 +208,7 @@ std::vector<std::string> conditionEvents(const json& previous, const json& next)
   auto statusOf = [](const json& conds, const std::string& type) -> std::string {
     if (!conds.is_array()) return "";
     for (const auto& c : conds)
-      if (c.value("type", "") == type) return c.value("status", "");
+      if (objects::str(c, {"type"}) == type) return objects::str(c, {"status"});
     return "";
   };
   struct Names {
@@ -235,7 +237,7 @@ bool statusChanged(const json& before, const json& after) {
   for (const auto& [k, v] : after.items()) {
     if (k == "conditions") {
       for (const auto& c : v) {
-        const std::string type = c.value("type", "");
+        const std::string type = objects::str(c, {"type"});
         if (conditionWithoutHeartbeat(before, type) != conditionWithoutHeartbeat(after, type)) return true;
       }
     } else if (!before.contains(k) || !containsSubset(before[k], v)) {

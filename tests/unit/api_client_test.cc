@@ -232,3 +232,17 @@ TEST(EventsTest, EventObjectAsTheKubeletWritesIt) {
 
 }  // namespace
 }  // namespace cubelet::api
+
+namespace cubelet::api {
+namespace {
+
+TEST(MalformedInputTest, OddlyTypedApiObjectsDoNotThrow) {
+  EXPECT_EQ(statusFromResponse(409, R"({"kind":"Status","reason":5,"message":["x"]})", "POST").code(),
+            absl::StatusCode::kAborted);
+  auto ev = decodeWatchEvent(R"({"type":"ERROR","object":{"code":"410"}})");
+  EXPECT_FALSE(ev.ok());
+  EXPECT_EQ(ev.status().code(), absl::StatusCode::kUnavailable) << "a non-integer code counts as 500";
+}
+
+}  // namespace
+}  // namespace cubelet::api

@@ -238,3 +238,20 @@ TEST(NodeEventsTest, ConditionEventsFollowTheKubeletRules) {
 
 }  // namespace
 }  // namespace cubelet::node
+
+namespace cubelet::node {
+namespace {
+
+TEST(NodeStatusTest, MalformedServerConditionsAreTolerated) {
+  json junk = json::array({1, "x", json{{"type", 3}}, json{{"type", "Ready"}, {"status", true}}, nullptr});
+  json conds;
+  EXPECT_NO_THROW(conds = computeConditions(facts(), defaults(), junk, Clock::now()));
+  EXPECT_EQ(conds.size(), 4u);
+  EXPECT_NO_THROW(conditionEvents(junk, conds));
+  json status = computeStatus(facts(), defaults(), json::array(), Clock::now());
+  json server = {{"conditions", junk}, {"nodeInfo", "not an object"}};
+  EXPECT_TRUE(statusChanged(server, status));
+}
+
+}  // namespace
+}  // namespace cubelet::node
