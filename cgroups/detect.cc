@@ -2,7 +2,6 @@
 #include <linux/magic.h>
 #include <sys/vfs.h>
 
-#include <cstdio>
 #include <set>
 
 #include "base/status_macros.h"
@@ -57,7 +56,7 @@ enum class FsType { kOther, kTmpfs, kCgroup1, kCgroup2 };
 
 absl::StatusOr<FsType> fsTypeOf(const std::string& path) {
   struct statfs st;
-  if (::statfs(path.c_str(), &st) != 0) return errnoStatus(errno, "cannot statfs " + path);
+  if (::statfs(path.c_str(), &st) != 0) return errnoStatus(errno, "cannot statfs ", path);
   // f_type is a signed word whose width differs between architectures.
   auto magic = static_cast<unsigned long>(st.f_type);
   if (magic == CGROUP2_SUPER_MAGIC) return FsType::kCgroup2;

@@ -71,19 +71,19 @@ class Fd {
 
 absl::StatusOr<std::string> readImpl(const std::string& path) {
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) return errnoStatus(errno, "cannot read " + path);
+  if (fd.get() < 0) return errnoStatus(errno, "cannot read ", path);
   std::string out;
   char buf[4096];
   for (;;) {
     ssize_t n = ::read(fd.get(), buf, sizeof buf);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return errnoStatus(errno, "cannot read " + path);
+      return errnoStatus(errno, "cannot read ", path);
     }
     if (n == 0) break;
     out.append(buf, static_cast<size_t>(n));
   }
-  if (::close(fd.release()) != 0) return errnoStatus(errno, "cannot close " + path);
+  if (::close(fd.release()) != 0) return errnoStatus(errno, "cannot close ", path);
   return out;
 }
 
@@ -96,8 +96,8 @@ std::string errnoText(int err) {
   return msg;
 }
 
-absl::Status errnoStatus(int err, std::string_view message) {
-  return absl::Status(codeForErrno(err), std::string(message) + ": " + errnoText(err));
+absl::Status errnoStatus(int err, std::string_view message, std::string_view more) {
+  return absl::Status(codeForErrno(err), std::string(message) + std::string(more) + ": " + errnoText(err));
 }
 
 std::string joinPath(std::string_view dir, std::string_view rel) {
@@ -122,7 +122,7 @@ absl::Status Files::write(const std::string& path, std::string_view value) const
   if (static_cast<size_t>(n) != value.size()) {
     return absl::InternalError(what + ": short write of " + std::to_string(n) + " bytes");
   }
-  if (::close(fd.release()) != 0) return errnoStatus(errno, what + ": close");
+  if (::close(fd.release()) != 0) return errnoStatus(errno, what, ": close");
   return absl::OkStatus();
 }
 
@@ -138,7 +138,7 @@ absl::StatusOr<bool> Files::isDirectory(const std::string& path) const {
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) {
     if (errno == ENOENT) return false;
-    return errnoStatus(errno, "cannot stat " + path);
+    return errnoStatus(errno, "cannot stat ", path);
   }
   return S_ISDIR(st.st_mode);
 }
@@ -152,51 +152,58 @@ absl::StatusOr<bool> Files::makeDirectory(const std::string& path) const {
     if (*dir) return false;
     return absl::FailedPreconditionError("cannot create directory " + path + ": a non-directory is in the way");
   }
-  return errnoStatus(err, "cannot create directory " + path);
+  return errnoStatus(err, "cannot create directory ", path);
 }
 
 absl::Status Files::removeDirectory(const std::string& path) const {
   if (plain_) {
     DirPtr dir(::opendir(path.c_str()));
-    if (!dir) return errnoStatus(errno, "cannot list " + path);
+    if (!dir) return errnoStatus(errno, "cannot list ", path);
     std::vector<std::string> files;
-    errno = 0;
-    while (dirent* e = ::readdir(dir.get())) {
+    for (;;) {
+      errno = 0;
+      dirent* e = ::readdir(dir.get());
+      if (e == nullptr) {
+        if (errno != 0) return errnoStatus(errno, "cannot list ", path);
+        break;
+      }
       std::string name = e->d_name;
       if (name == "." || name == "..") continue;
       struct stat st;
       std::string full = joinPath(path, name);
-      if (::lstat(full.c_str(), &st) != 0) return errnoStatus(errno, "cannot stat " + full);
+      if (::lstat(full.c_str(), &st) != 0) return errnoStatus(errno, "cannot stat ", full);
       if (S_ISREG(st.st_mode)) files.push_back(std::move(full));
     }
-    if (errno != 0) return errnoStatus(errno, "cannot list " + path);
     for (const auto& f : files) {
-      if (::unlink(f.c_str()) != 0) return errnoStatus(errno, "cannot remove " + f);
+      if (::unlink(f.c_str()) != 0) return errnoStatus(errno, "cannot remove ", f);
     }
   }
-  if (::rmdir(path.c_str()) != 0) return errnoStatus(errno, "cannot remove directory " + path);
+  if (::rmdir(path.c_str()) != 0) return errnoStatus(errno, "cannot remove directory ", path);
   return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<std::string>> Files::subdirectories(const std::string& path) const {
   DirPtr dir(::opendir(path.c_str()));
-  if (!dir) return errnoStatus(errno, "cannot list " + path);
+  if (!dir) return errnoStatus(errno, "cannot list ", path);
   std::vector<std::string> out;
-  errno = 0;
-  while (dirent* e = ::readdir(dir.get())) {
+  for (;;) {
+    errno = 0;
+    dirent* e = ::readdir(dir.get());
+    if (e == nullptr) {
+      if (errno != 0) return errnoStatus(errno, "cannot list ", path);
+      break;
+    }
     std::string name = e->d_name;
     if (name == "." || name == "..") continue;
     bool isDir = e->d_type == DT_DIR;
     if (e->d_type == DT_UNKNOWN) {
       struct stat st;
       std::string full = joinPath(path, name);
-      if (::lstat(full.c_str(), &st) != 0) return errnoStatus(errno, "cannot stat " + full);
+      if (::lstat(full.c_str(), &st) != 0) return errnoStatus(errno, "cannot stat ", full);
       isDir = S_ISDIR(st.st_mode);
     }
     if (isDir) out.push_back(std::move(name));
-    errno = 0;
   }
-  if (errno != 0) return errnoStatus(errno, "cannot list " + path);
   std::sort(out.begin(), out.end());
   return out;
 }

@@ -17,9 +17,11 @@ namespace cubelet::cgroups::internal {
 
 // strerror text, thread-safe.
 std::string errnoText(int err);
-// `message: <strerror>` with a status code chosen from the errno (ENOENT -> NotFound,
+// `<message><more>: <strerror>` with a status code chosen from the errno (ENOENT -> NotFound,
 // EINVAL -> InvalidArgument, EBUSY -> FailedPrecondition, EACCES -> PermissionDenied ...).
-absl::Status errnoStatus(int err, std::string_view message);
+// Two pieces so that call sites pass `errno` next to plain references: building the text
+// inside the argument list could allocate, and so change errno, before it is read.
+absl::Status errnoStatus(int err, std::string_view message, std::string_view more = {});
 
 // "a" + "/" + "b", where an empty `rel` gives `dir` back.
 std::string joinPath(std::string_view dir, std::string_view rel);

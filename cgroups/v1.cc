@@ -161,8 +161,16 @@ class V1Manager final : public Manager {
 
   absl::Status updateImpl(const std::string& rel, const Resources& r) {
     RETURN_IF_ERROR(checkRequest(r, controllers_, layout_.root));
+    bool checked = false;
     for (const auto& a : kAppliers) {
-      if (a.wanted(r)) RETURN_IF_ERROR(existing(*dirFor(a.controller, rel), rel).status());
+      if (!a.wanted(r)) continue;
+      RETURN_IF_ERROR(existing(*dirFor(a.controller, rel), rel).status());
+      checked = true;
+    }
+    if (!checked) {
+      // Nothing to write: still tell the caller when the cgroup is not there at all.
+      ASSIGN_OR_RETURN(auto dirs, presentDirs(files_, hierarchies_, rel));
+      if (dirs.empty()) return absl::NotFoundError("cgroup " + rel + " does not exist under " + layout_.root);
     }
     return applyAll(rel, r);
   }

@@ -15,7 +15,11 @@
 namespace cubelet::cgroups {
 namespace {
 
-using ::testing::HasSubstr;
+// `text` contains `part`; the failure message shows both. (Plain gtest: no gmock here.)
+::testing::AssertionResult contains(std::string_view text, std::string_view part) {
+  if (text.find(part) != std::string_view::npos) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "\"" << text << "\" does not contain \"" << part << "\"";
+}
 
 // ---------------------------------------------------------------------------------------------
 // Helpers.
@@ -236,7 +240,7 @@ TEST(MountInfoTest, ParsesHybridSample) {
   // Mounts elsewhere do not count.
   auto elsewhere = layoutFromMounts(Mode::kHybrid, "/sys/fs/cgroup/cpu2", *mounts);
   EXPECT_EQ(elsewhere.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(std::string(elsewhere.status().message()), HasSubstr("/sys/fs/cgroup/cpu2"));
+  EXPECT_TRUE(contains(std::string(elsewhere.status().message()), "/sys/fs/cgroup/cpu2"));
 }
 
 TEST(MountInfoTest, ParsesV2Sample) {
@@ -266,7 +270,7 @@ TEST(MountInfoTest, DecodesEscapesAndRejectsMalformedLines) {
 
   auto bad = parseMountInfo("25 1 8:1 / / rw - ext4 /dev/root rw\n40 31 0:37 / /sys/fs/cgroup/cpu rw cgroup\n");
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("line 2"));
+  EXPECT_TRUE(contains(std::string(bad.status().message()), "line 2"));
 
   auto empty = parseMountInfo("");
   ASSERT_TRUE(empty.ok());
@@ -309,7 +313,7 @@ TEST(DetectTest, PlainDirectoryIsNotACgroupFilesystem) {
   auto mode = detectMode(tmp.path());
   if (mode.ok()) GTEST_SKIP() << "TMPDIR is itself a tmpfs holding cgroup mounts";
   EXPECT_EQ(mode.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(std::string(mode.status().message()), HasSubstr(tmp.path()));
+  EXPECT_TRUE(contains(std::string(mode.status().message()), tmp.path()));
   EXPECT_FALSE(detectMode(tmp.path() + "/missing").ok());
 }
 
@@ -348,25 +352,25 @@ TEST(ValidateTest, RejectsBadValuesNamingFieldAndValue) {
   EXPECT_TRUE(validate(podResources()).ok());
 
   r.cpuQuotaUs = -5;
-  EXPECT_THAT(std::string(validate(r).message()), HasSubstr("cpu quota -5"));
+  EXPECT_TRUE(contains(std::string(validate(r).message()), "cpu quota -5"));
   r = {};
   r.cpuQuotaUs = 0;
   EXPECT_EQ(validate(r).code(), absl::StatusCode::kInvalidArgument);
   r = {};
   r.cpuPeriodUs = 0;
-  EXPECT_THAT(std::string(validate(r).message()), HasSubstr("cpu period 0"));
+  EXPECT_TRUE(contains(std::string(validate(r).message()), "cpu period 0"));
   r = {};
   r.memoryLimit = -2;
-  EXPECT_THAT(std::string(validate(r).message()), HasSubstr("memory limit -2"));
+  EXPECT_TRUE(contains(std::string(validate(r).message()), "memory limit -2"));
   r = {};
   r.pidsLimit = -7;
-  EXPECT_THAT(std::string(validate(r).message()), HasSubstr("pids limit -7"));
+  EXPECT_TRUE(contains(std::string(validate(r).message()), "pids limit -7"));
   r = {};
   r.hugetlbLimits["2Mi"] = 0;
-  EXPECT_THAT(std::string(validate(r).message()), HasSubstr("\"2Mi\""));
+  EXPECT_TRUE(contains(std::string(validate(r).message()), "\"2Mi\""));
   r = {};
   r.cpusetCpus = "0-3\n";
-  EXPECT_THAT(std::string(validate(r).message()), HasSubstr("cpuset cpus"));
+  EXPECT_TRUE(contains(std::string(validate(r).message()), "cpuset cpus"));
 
   EXPECT_EQ(requiredControllers(podResources()),
             (std::vector<std::string>{"cpu", "cpuset", "hugetlb", "memory", "pids"}));
@@ -381,7 +385,7 @@ TEST(FactoryTest, SystemdDriverIsUnimplemented) {
   o.driver = Driver::kSystemd;
   auto m = createManager(o);
   EXPECT_EQ(m.status().code(), absl::StatusCode::kUnimplemented);
-  EXPECT_THAT(std::string(m.status().message()), HasSubstr("systemd"));
+  EXPECT_TRUE(contains(std::string(m.status().message()), "systemd"));
 }
 
 TEST(FactoryTest, MissingRootAndNoControllers) {
@@ -481,9 +485,12 @@ TEST_F(V1Test, UpdateNeedsAnExistingCgroup) {
   r.memoryLimit = 512 << 20;
   auto st = manager_->update("kubepods/besteffort", r);
   EXPECT_EQ(st.code(), absl::StatusCode::kNotFound);
-  EXPECT_THAT(std::string(st.message()), HasSubstr(fake_.at("memory/kubepods/besteffort")));
+  EXPECT_TRUE(contains(std::string(st.message()), fake_.at("memory/kubepods/besteffort")));
+
+  EXPECT_EQ(manager_->update("kubepods/besteffort", Resources{}).code(), absl::StatusCode::kNotFound);
 
   ASSERT_TRUE(manager_->create("kubepods/besteffort", Resources{}).ok());
+  ASSERT_TRUE(manager_->update("kubepods/besteffort", Resources{}).ok());
   ASSERT_TRUE(manager_->update("kubepods/besteffort", r).ok());
   EXPECT_EQ(readText(fake_.at("memory/kubepods/besteffort/memory.limit_in_bytes")), "536870912");
   r = {};
@@ -518,15 +525,15 @@ TEST_F(V1Test, DestroyRemovesEverywhereAndRefusesWhileProcessesRemain) {
 
   auto st = manager_->destroy(pod);
   EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(std::string(st.message()), HasSubstr("4242, 4243"));
-  EXPECT_THAT(std::string(st.message()), HasSubstr(fake_.at("memory/" + pod + "/cgroup.procs")));
+  EXPECT_TRUE(contains(std::string(st.message()), "4242, 4243"));
+  EXPECT_TRUE(contains(std::string(st.message()), fake_.at("memory/" + pod + "/cgroup.procs")));
   // Nothing was removed anywhere.
   EXPECT_TRUE(*manager_->exists(pod));
 
   // A parent with children is refused too.
   st = manager_->destroy("kubepods");
   EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(std::string(st.message()), HasSubstr("child cgroups"));
+  EXPECT_TRUE(contains(std::string(st.message()), "child cgroups"));
 
   writeText(fake_.at("memory/" + pod + "/cgroup.procs"), "");
   ASSERT_TRUE(manager_->destroy(pod).ok());
@@ -557,7 +564,7 @@ TEST_F(V1Test, PidsAreTheUnionOverHierarchies) {
   writeText(fake_.at("pids/kubepods/pod1/cgroup.procs"), "12\nzz\n");
   auto bad = manager_->pids("kubepods/pod1");
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("zz"));
+  EXPECT_TRUE(contains(std::string(bad.status().message()), "zz"));
 }
 
 TEST_F(V1Test, Stats) {
@@ -582,7 +589,7 @@ TEST_F(V1Test, Stats) {
   std::filesystem::remove(fake_.at("pids/kubepods/pod1/pids.current"));
   auto missing = manager_->stats("kubepods/pod1");
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_THAT(std::string(missing.status().message()), HasSubstr("pids.current"));
+  EXPECT_TRUE(contains(std::string(missing.status().message()), "pids.current"));
 }
 
 TEST_F(V1Test, ErrorsNamePathValueAndErrno) {
@@ -608,7 +615,7 @@ TEST_F(V1Test, ErrorsNamePathValueAndErrno) {
   r.pidsLimit = -3;
   st = manager_->create("kubepods", r);
   EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(std::string(st.message()), HasSubstr("pids limit -3"));
+  EXPECT_TRUE(contains(std::string(st.message()), "pids limit -3"));
 }
 
 TEST(V1LayoutTest, MissingControllerIsAClearError) {
@@ -621,7 +628,7 @@ TEST(V1LayoutTest, MissingControllerIsAClearError) {
   r.hugetlbLimits["2MB"] = 0;
   auto st = (*m)->create("kubepods", r);
   EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(std::string(st.message()), HasSubstr("hugetlb"));
+  EXPECT_TRUE(contains(std::string(st.message()), "hugetlb"));
   EXPECT_FALSE(exists(fake.at("cpu/kubepods"))) << "nothing is created for a request that cannot be met";
 
   r = {};
@@ -741,7 +748,7 @@ TEST(V2Test, UpdateDestroyAndPids) {
   r.memoryLimit = 100 << 20;
   auto st = (*m)->update("kubepods/pod1", r);
   EXPECT_EQ(st.code(), absl::StatusCode::kNotFound);
-  EXPECT_THAT(std::string(st.message()), HasSubstr(fake.at("kubepods/pod1")));
+  EXPECT_TRUE(contains(std::string(st.message()), fake.at("kubepods/pod1")));
 
   ASSERT_TRUE((*m)->create("kubepods/pod1/ctr", Resources{}).ok());
   ASSERT_TRUE((*m)->update("kubepods/pod1", r).ok());
@@ -753,10 +760,10 @@ TEST(V2Test, UpdateDestroyAndPids) {
 
   st = (*m)->destroy("kubepods/pod1");
   EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(std::string(st.message()), HasSubstr("ctr"));
+  EXPECT_TRUE(contains(std::string(st.message()), "ctr"));
   st = (*m)->destroy("kubepods/pod1/ctr");
   EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(std::string(st.message()), HasSubstr("300, 301"));
+  EXPECT_TRUE(contains(std::string(st.message()), "300, 301"));
   writeText(fake.at("kubepods/pod1/ctr/cgroup.procs"), "");
   ASSERT_TRUE((*m)->destroy("kubepods/pod1/ctr").ok());
   ASSERT_TRUE((*m)->destroy("kubepods/pod1").ok());
@@ -793,7 +800,7 @@ TEST(V2Test, Stats) {
   writeText(fake.at("kubepods/cpu.stat"), "usage_usec lots\n");
   auto bad = (*m)->stats("kubepods");
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(std::string(bad.status().message()), HasSubstr(fake.at("kubepods/cpu.stat")));
+  EXPECT_TRUE(contains(std::string(bad.status().message()), fake.at("kubepods/cpu.stat")));
 }
 
 TEST(V2Test, UnavailableControllerAndWriteErrors) {
@@ -804,7 +811,7 @@ TEST(V2Test, UnavailableControllerAndWriteErrors) {
   r.cpusetCpus = "0";
   auto st = (*m)->create("kubepods", r);
   EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(std::string(st.message()), HasSubstr("cpuset controller is not available under " + fake.root()));
+  EXPECT_TRUE(contains(std::string(st.message()), "cpuset controller is not available under " + fake.root()));
 
   ASSERT_TRUE((*m)->create("kubepods", Resources{}).ok());
   const std::string max = fake.at("kubepods/cpu.max");
