@@ -7,6 +7,8 @@ import subprocess
 import tempfile
 import time
 
+import pytest
+
 from conftest import (NODE_NAME, STATE, agent_binary, cluster_up, component_pid, condition, get_node,
                       kubectl_json, node_events, utc_now,
                       node_ready, stop_component, wait_until)
@@ -70,47 +72,33 @@ def test_clean_shutdown_and_restart_keeps_the_node():
     wait_until("Ready=True after a clean restart", node_ready, timeout=60)
 
 
-def run_agent(*args, timeout=60):
-    """Runs a second agent process in the cluster's namespace with bad input."""
+BAD_KUBECONFIG = "apiVersion: v1\nkind: Config\nclusters: [ {name: x, cluster: {server: \n"
+BAD_CONFIG = ("apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n"
+              "nodeStatusUpdateFrequency: [not, a, duration\n")
+
+
+@pytest.mark.parametrize("flag,content", [("kubeconfig", BAD_KUBECONFIG), ("config", BAD_CONFIG)])
+def test_malformed_input_file_is_refused_with_its_path(flag, content):
+    """A second agent process given a malformed kubeconfig or config file exits non-zero with
+    an error naming the file, and disturbs nothing: the running agent stays the same process,
+    the node stays Ready and no node is registered by the failed process."""
+    agent = open(STATE / "node-agent").read().strip()
+    pid = component_pid(agent)
+    files = {"kubeconfig": f"{STATE}/config/kubelet.conf", "config": f"{STATE}/config/kubelet-config.yaml"}
     with tempfile.TemporaryDirectory() as root:
+        bad = os.path.join(root, f"bad-{flag}.yaml")
+        with open(bad, "w") as f:
+            f.write(content)
+        files[flag] = bad
         p = subprocess.run(["nsenter", "--net=/run/netns/cubelet-dev", "--", agent_binary(),
-                            f"--root-dir={root}", f"--cert-dir={root}/pki", "--hostname-override=bad-input-node",
-                            *args], capture_output=True, text=True, timeout=timeout)
-    return p
-
-
-def test_malformed_kubeconfig_is_refused_with_its_path():
-    pid = component_pid(open(STATE / "node-agent").read().strip())
-    with tempfile.NamedTemporaryFile("w", suffix=".kubeconfig", delete=False) as f:
-        f.write("apiVersion: v1\nkind: Config\nclusters: [ {name: x, cluster: {server: \n")
-        path = f.name
-    try:
-        p = run_agent(f"--kubeconfig={path}", f"--config={STATE}/config/kubelet-config.yaml")
-    finally:
-        os.unlink(path)
+                            f"--root-dir={root}/root", f"--cert-dir={root}/pki", "--hostname-override=bad-input-node",
+                            f"--kubeconfig={files['kubeconfig']}", f"--config={files['config']}"],
+                           capture_output=True, text=True, timeout=60)
     assert p.returncode != 0
-    assert path in p.stdout + p.stderr, p.stderr[-2000:]
-    # Nothing else disturbed: the running agent is the same process and the node stays Ready.
-    assert component_pid(open(STATE / "node-agent").read().strip()) == pid
+    assert bad in p.stdout + p.stderr, p.stderr[-2000:]
+    assert component_pid(agent) == pid
     assert node_ready()
-
-
-def test_malformed_config_file_is_refused_with_its_path():
-    pid = component_pid(open(STATE / "node-agent").read().strip())
-    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
-        f.write("apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n"
-                "nodeStatusUpdateFrequency: [not, a, duration\n")
-        path = f.name
-    try:
-        p = run_agent(f"--kubeconfig={STATE}/config/kubelet.conf", f"--config={path}")
-    finally:
-        os.unlink(path)
-    assert p.returncode != 0
-    assert path in p.stdout + p.stderr, p.stderr[-2000:]
-    assert component_pid(open(STATE / "node-agent").read().strip()) == pid
-    assert node_ready()
-    assert not any(n["metadata"]["name"] == "bad-input-node"
-                   for n in kubectl_json("get", "nodes")["items"])
+    assert not any(n["metadata"]["name"] == "bad-input-node" for n in kubectl_json("get", "nodes")["items"])
 
 
 def test_apiserver_restart_is_survived():
