@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cctype>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "base/log.h"
@@ -18,6 +19,11 @@
 #include "kubelet/config/kubeconfig.h"
 #include "kubelet/node/machine_info.h"
 #include "kubelet/node/node_agent.h"
+#include "kubelet/pod/pod_lifecycle.h"
+#include "kubelet/pod/pod_manager.h"
+#include "kubelet/pod/pod_workers.h"
+#include "kubelet/pod/status_manager.h"
+#include "kubelet/runtime/pod_runtime.h"
 #include "kubelet/runtime/cri_client.h"
 #include "kubelet/runtime/runtime_health.h"
 #include "kubelet/server/healthz.h"
@@ -102,6 +108,29 @@ class KubeletImpl : public Kubelet {
     o.reportFrequency = kc.nodeStatusReportFrequency;
     o.leaseDurationSeconds = kc.nodeLeaseDurationSeconds;
     agent_ = std::make_unique<node::NodeAgent>(*client_, events_, std::move(o), [this] { return facts(); });
+
+    runtime::PodRuntimeOptions ro;
+    ro.node.nodeIps = {nodeIP_};
+    ro.node.clusterDomain = kc.clusterDomain;
+    ro.node.clusterDns = kc.clusterDNS;
+    ro.node.podLogsDir = kc.podLogsDir;
+    ro.node.seccompProfileRoot = cfg_.flags.rootDir + "/seccomp";
+    if (kc.resolvConf.empty()) {
+      ro.node.resolvConf = std::nullopt;
+    } else {
+      std::ifstream in(kc.resolvConf);
+      std::stringstream ss;
+      ss << in.rdbuf();
+      ro.node.resolvConf = ss.str();
+    }
+    if (auto mi = node::readMachineInfo(); mi.ok()) ro.node.memoryCapacity = mi->memoryCapacityBytes;
+    podRuntime_ = std::make_unique<runtime::PodRuntime>(*cri_, events_, std::move(ro));
+    status_ = std::make_unique<pod::StatusManager>(*client_);
+    lifecycle_ = std::make_unique<pod::PodLifecycle>(pod::LifecycleOptions{nodeName_, kc.maxPods}, *podRuntime_,
+                                                     *status_, pods_, events_);
+    workers_ = std::make_unique<pod::PodWorkers>(*lifecycle_, 4,
+                                                 std::chrono::duration_cast<std::chrono::milliseconds>(kc.syncFrequency));
+    dispatcher_ = std::make_unique<pod::PodDispatcher>(pods_, *workers_);
   }
 
   int run(std::stop_token stop) override {
@@ -124,12 +153,26 @@ class KubeletImpl : public Kubelet {
     std::jthread statusThread([this](std::stop_token st) { agent_->runStatusLoop(st); });
     std::jthread leaseThread([this](std::stop_token st) { agent_->runLease(st); });
 
+    // Pods: workers, status writer, the apiserver source, PLEG relist and housekeeping.
+    workers_->start();
+    std::jthread statusWriter([this](std::stop_token st) { status_->run(st); });
+    std::jthread podSource([this](std::stop_token st) { runPodSource(st); });
+    std::jthread pleg([this](std::stop_token st) {
+      lifecycle_->runPleg(st, std::chrono::seconds(1),
+                          [this](const std::string& uid) { dispatcher_->onRuntimeChange(uid); });
+    });
+    std::jthread housekeeping([this](std::stop_token st) {
+      while (api::sleepFor(st, std::chrono::seconds(2))) lifecycle_->housekeeping(*workers_);
+    });
+
     std::mutex mu;
     std::condition_variable_any cv;
     std::unique_lock<std::mutex> lock(mu);
     cv.wait(lock, stop, [] { return false; });
     LOG_INFO << "shutting down";
     healthz_.stop();
+    // Pod workers stop first; running pods are left running for the next start to adopt.
+    workers_->stop();
     return 0;  // jthreads request stop and join on scope exit
   }
 
@@ -139,6 +182,13 @@ class KubeletImpl : public Kubelet {
     while (api::sleepFor(stop, std::chrono::seconds(5))) {
       if (health_.check()) agent_->poke();
     }
+  }
+
+  void runPodSource(std::stop_token stop) {
+    api::Reflector r(*client_, "/api/v1/pods", "fieldSelector=spec.nodeName%3D" + nodeName_,
+                     api::ReflectorHandler{[this](const std::vector<nlohmann::json>& items) { dispatcher_->onReplace(items); },
+                                           [this](const api::WatchEvent& ev) { dispatcher_->onEvent(ev); }});
+    r.run(stop);
   }
 
   node::NodeFacts facts() {
@@ -187,6 +237,12 @@ class KubeletImpl : public Kubelet {
   std::unique_ptr<node::NodeAgent> agent_;
   server::HealthzServer healthz_;
   std::optional<node::MachineInfo> machine_;  // status thread only
+  pod::PodManager pods_;
+  std::unique_ptr<runtime::PodRuntime> podRuntime_;
+  std::unique_ptr<pod::StatusManager> status_;
+  std::unique_ptr<pod::PodLifecycle> lifecycle_;
+  std::unique_ptr<pod::PodWorkers> workers_;
+  std::unique_ptr<pod::PodDispatcher> dispatcher_;
 };
 
 }  // namespace

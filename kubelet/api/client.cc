@@ -242,6 +242,10 @@ absl::StatusOr<json> Client::patch(const std::string& path, const json& p, Patch
 
 absl::Status Client::remove(const std::string& path) { return call("DELETE", path, "", "").status(); }
 
+absl::Status Client::removeWithBody(const std::string& path, const json& deleteOptions) {
+  return call("DELETE", path, deleteOptions.dump(), "application/json").status();
+}
+
 absl::Status Client::watch(const std::string& path, const std::function<bool(const WatchEvent&)>& onEvent,
                            std::stop_token stop, std::chrono::seconds readTimeout) {
   auto cli = makeClient();

@@ -83,6 +83,8 @@ class Client {
   absl::StatusOr<json> update(const std::string& path, const json& obj);
   absl::StatusOr<json> patch(const std::string& path, const json& patch, PatchType type);
   absl::Status remove(const std::string& path);
+  // DELETE with DeleteOptions (grace period, preconditions).
+  absl::Status removeWithBody(const std::string& path, const json& deleteOptions);
 
   // GETs `path` (which must carry watch=true and a resourceVersion) and calls `onEvent` for
   // each event until the server ends the stream (OK), `onEvent` returns false (OK), `stop`

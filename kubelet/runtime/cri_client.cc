@@ -2,80 +2,484 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <utility>
+
 #include "cri-api/api.grpc.pb.h"
 
 namespace cubelet::runtime {
 namespace {
 
-namespace v1 = ::runtime::v1;
+using SystemClock = std::chrono::system_clock;
+// How long one call may take, counted from its start; nullopt means no deadline.
+using Budget = std::optional<std::chrono::milliseconds>;
 
-absl::Status fromGrpc(const grpc::Status& st, const std::string& call) {
-  if (st.ok()) return absl::OkStatus();
-  return absl::Status(static_cast<absl::StatusCode>(st.error_code()),
-                      "CRI " + call + ": " + st.error_message());
+std::string context(std::string_view call, std::string_view id) {
+  std::string out = "CRI ";
+  out += call;
+  if (!id.empty()) {
+    out += ' ';
+    out += id;
+  }
+  return out;
 }
 
-class GrpcCriClient : public CriClient {
+absl::Status fromGrpc(const grpc::Status& st, std::string_view call, std::string_view id) {
+  if (st.ok()) return absl::OkStatus();
+  // gRPC and absl share the canonical code numbers 0..16.
+  return absl::Status(static_cast<absl::StatusCode>(st.error_code()),
+                      context(call, id) + ": " + st.error_message());
+}
+
+absl::Status malformed(std::string_view call, std::string_view id, std::string_view what) {
+  return absl::UnknownError(context(call, id) + ": " + std::string(what));
+}
+
+// One unary call with its deadline; `method` is a synchronous method of a generated Stub.
+template <typename Stub, typename Req, typename Resp>
+absl::Status invoke(Stub& stub, grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&, Resp*),
+                    const Req& req, Resp* resp, Budget budget, std::string_view call, std::string_view id) {
+  grpc::ClientContext ctx;
+  if (budget) ctx.set_deadline(SystemClock::now() + *budget);
+  return fromGrpc((stub.*method)(&ctx, req, resp), call, id);
+}
+
+template <typename T>
+std::vector<T> take(google::protobuf::RepeatedPtrField<T>* field) {
+  std::vector<T> out;
+  out.reserve(field->size());
+  for (auto& item : *field) out.push_back(std::move(item));
+  return out;
+}
+
+// The checks upstream makes on status answers (verifySandboxStatus / verifyContainerStatus),
+// so later code can rely on the fields being there.
+absl::Status checkSandboxStatus(const v1::PodSandboxStatusResponse& resp, std::string_view id) {
+  if (!resp.has_status()) return malformed("PodSandboxStatus", id, "runtime returned no status");
+  const auto& s = resp.status();
+  if (s.id().empty()) return malformed("PodSandboxStatus", id, "status has no id");
+  if (!s.has_metadata()) return malformed("PodSandboxStatus", id, "status has no metadata");
+  const auto& m = s.metadata();
+  if (m.name().empty() || m.namespace_().empty() || m.uid().empty())
+    return malformed("PodSandboxStatus", id, "status metadata lacks name, namespace or uid");
+  if (s.created_at() == 0) return malformed("PodSandboxStatus", id, "status has no creation time");
+  return absl::OkStatus();
+}
+
+absl::Status checkContainerStatus(const v1::ContainerStatusResponse& resp, std::string_view id) {
+  if (!resp.has_status()) return malformed("ContainerStatus", id, "runtime returned no status");
+  const auto& s = resp.status();
+  if (s.id().empty()) return malformed("ContainerStatus", id, "status has no id");
+  if (!s.has_metadata() || s.metadata().name().empty())
+    return malformed("ContainerStatus", id, "status has no metadata name");
+  if (s.created_at() == 0) return malformed("ContainerStatus", id, "status has no creation time");
+  if (!s.has_image() || s.image().image().empty()) return malformed("ContainerStatus", id, "status has no image");
+  if (s.image_ref().empty()) return malformed("ContainerStatus", id, "status has no image ref");
+  return absl::OkStatus();
+}
+
+std::string joinCommand(const std::vector<std::string>& cmd) {
+  std::string out;
+  for (const auto& part : cmd) {
+    if (!out.empty()) out += ' ';
+    out += part;
+  }
+  return out;
+}
+
+class GrpcCriClient final : public CriClient {
  public:
-  GrpcCriClient(std::shared_ptr<grpc::Channel> ch, std::chrono::milliseconds timeout)
-      : channel_(std::move(ch)), runtime_(v1::RuntimeService::NewStub(channel_)), timeout_(timeout) {}
+  GrpcCriClient(std::shared_ptr<grpc::Channel> runtimeChannel, std::shared_ptr<grpc::Channel> imageChannel,
+                const CriClientOptions& options)
+      : runtime_(v1::RuntimeService::NewStub(runtimeChannel)),
+        images_(v1::ImageService::NewStub(imageChannel)),
+        timeout_(options.requestTimeout),
+        pullTimeout_(options.pullImageTimeout) {}
+
+  // --- runtime ---
 
   absl::StatusOr<RuntimeVersion> version() override {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + timeout_);
     v1::VersionRequest req;
+    // The CRI version the kubelet speaks; runtimes ignore it but upstream sends it.
+    req.set_version("v1");
     v1::VersionResponse resp;
-    auto st = runtime_->Version(&ctx, req, &resp);
-    if (!st.ok()) return fromGrpc(st, "Version");
+    if (auto st = invoke(*runtime_, &Stub::Version, req, &resp, timeout_, "Version", ""); !st.ok()) return st;
     return RuntimeVersion{resp.runtime_name(), resp.runtime_version(), resp.runtime_api_version()};
   }
 
   absl::StatusOr<RuntimeStatus> status() override {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + timeout_);
-    v1::StatusRequest req;
-    v1::StatusResponse resp;
-    auto st = runtime_->Status(&ctx, req, &resp);
-    if (!st.ok()) return fromGrpc(st, "Status");
+    auto resp = runtimeStatus(false);
+    if (!resp.ok()) return resp.status();
     RuntimeStatus out;
-    for (const auto& c : resp.status().conditions()) {
+    for (const auto& c : resp->status().conditions()) {
       out.conditions.push_back({c.type(), c.status(), c.reason(), c.message()});
     }
     return out;
   }
 
+  absl::StatusOr<v1::StatusResponse> runtimeStatus(bool verbose) override {
+    v1::StatusRequest req;
+    req.set_verbose(verbose);
+    v1::StatusResponse resp;
+    if (auto st = invoke(*runtime_, &Stub::Status, req, &resp, timeout_, "Status", ""); !st.ok()) return st;
+    return resp;
+  }
+
+  absl::Status updateRuntimeConfig(const std::string& podCidr) override {
+    v1::UpdateRuntimeConfigRequest req;
+    req.mutable_runtime_config()->mutable_network_config()->set_pod_cidr(podCidr);
+    v1::UpdateRuntimeConfigResponse resp;
+    return invoke(*runtime_, &Stub::UpdateRuntimeConfig, req, &resp, timeout_, "UpdateRuntimeConfig", podCidr);
+  }
+
+  absl::StatusOr<v1::RuntimeConfigResponse> runtimeConfig() override {
+    v1::RuntimeConfigRequest req;
+    v1::RuntimeConfigResponse resp;
+    if (auto st = invoke(*runtime_, &Stub::RuntimeConfig, req, &resp, timeout_, "RuntimeConfig", ""); !st.ok())
+      return st;
+    return resp;
+  }
+
+  // --- sandboxes ---
+
+  absl::StatusOr<std::string> runPodSandbox(const v1::PodSandboxConfig& config,
+                                            const std::string& runtimeHandler) override {
+    v1::RunPodSandboxRequest req;
+    *req.mutable_config() = config;
+    req.set_runtime_handler(runtimeHandler);
+    v1::RunPodSandboxResponse resp;
+    // Named by the pod: there is no sandbox id yet.
+    const std::string name = config.metadata().namespace_() + "/" + config.metadata().name();
+    if (auto st = invoke(*runtime_, &Stub::RunPodSandbox, req, &resp, Budget(2 * timeout_), "RunPodSandbox", name);
+        !st.ok())
+      return st;
+    if (resp.pod_sandbox_id().empty()) return malformed("RunPodSandbox", name, "runtime returned no sandbox id");
+    return std::move(*resp.mutable_pod_sandbox_id());
+  }
+
+  absl::Status stopPodSandbox(const std::string& sandboxId) override {
+    v1::StopPodSandboxRequest req;
+    req.set_pod_sandbox_id(sandboxId);
+    v1::StopPodSandboxResponse resp;
+    return invoke(*runtime_, &Stub::StopPodSandbox, req, &resp, timeout_, "StopPodSandbox", sandboxId);
+  }
+
+  absl::Status removePodSandbox(const std::string& sandboxId) override {
+    v1::RemovePodSandboxRequest req;
+    req.set_pod_sandbox_id(sandboxId);
+    v1::RemovePodSandboxResponse resp;
+    return invoke(*runtime_, &Stub::RemovePodSandbox, req, &resp, timeout_, "RemovePodSandbox", sandboxId);
+  }
+
+  absl::StatusOr<v1::PodSandboxStatusResponse> podSandboxStatus(const std::string& sandboxId, bool verbose) override {
+    v1::PodSandboxStatusRequest req;
+    req.set_pod_sandbox_id(sandboxId);
+    req.set_verbose(verbose);
+    v1::PodSandboxStatusResponse resp;
+    if (auto st = invoke(*runtime_, &Stub::PodSandboxStatus, req, &resp, timeout_, "PodSandboxStatus", sandboxId);
+        !st.ok())
+      return st;
+    if (auto st = checkSandboxStatus(resp, sandboxId); !st.ok()) return st;
+    return resp;
+  }
+
+  absl::StatusOr<std::vector<v1::PodSandbox>> listPodSandbox(const v1::PodSandboxFilter& filter) override {
+    v1::ListPodSandboxRequest req;
+    *req.mutable_filter() = filter;
+    v1::ListPodSandboxResponse resp;
+    if (auto st = invoke(*runtime_, &Stub::ListPodSandbox, req, &resp, timeout_, "ListPodSandbox", filter.id());
+        !st.ok())
+      return st;
+    return take(resp.mutable_items());
+  }
+
+  // --- containers ---
+
+  absl::StatusOr<std::string> createContainer(const std::string& sandboxId, const v1::ContainerConfig& config,
+                                              const v1::PodSandboxConfig& sandboxConfig) override {
+    v1::CreateContainerRequest req;
+    req.set_pod_sandbox_id(sandboxId);
+    *req.mutable_config() = config;
+    *req.mutable_sandbox_config() = sandboxConfig;
+    v1::CreateContainerResponse resp;
+    // Named by sandbox and container name: there is no container id yet.
+    const std::string name = sandboxId + "/" + config.metadata().name();
+    if (auto st = invoke(*runtime_, &Stub::CreateContainer, req, &resp, timeout_, "CreateContainer", name); !st.ok())
+      return st;
+    if (resp.container_id().empty()) return malformed("CreateContainer", name, "runtime returned no container id");
+    return std::move(*resp.mutable_container_id());
+  }
+
+  absl::Status startContainer(const std::string& containerId) override {
+    v1::StartContainerRequest req;
+    req.set_container_id(containerId);
+    v1::StartContainerResponse resp;
+    return invoke(*runtime_, &Stub::StartContainer, req, &resp, timeout_, "StartContainer", containerId);
+  }
+
+  absl::Status stopContainer(const std::string& containerId, std::chrono::seconds gracePeriod) override {
+    if (gracePeriod.count() < 0) gracePeriod = std::chrono::seconds(0);
+    v1::StopContainerRequest req;
+    req.set_container_id(containerId);
+    req.set_timeout(gracePeriod.count());
+    v1::StopContainerResponse resp;
+    // The runtime waits up to the grace period before SIGKILL; leave it that long on top.
+    return invoke(*runtime_, &Stub::StopContainer, req, &resp, Budget(timeout_ + gracePeriod), "StopContainer",
+                  containerId);
+  }
+
+  absl::Status removeContainer(const std::string& containerId) override {
+    v1::RemoveContainerRequest req;
+    req.set_container_id(containerId);
+    v1::RemoveContainerResponse resp;
+    return invoke(*runtime_, &Stub::RemoveContainer, req, &resp, timeout_, "RemoveContainer", containerId);
+  }
+
+  absl::StatusOr<std::vector<v1::Container>> listContainers(const v1::ContainerFilter& filter) override {
+    v1::ListContainersRequest req;
+    *req.mutable_filter() = filter;
+    v1::ListContainersResponse resp;
+    const std::string& id = filter.id().empty() ? filter.pod_sandbox_id() : filter.id();
+    if (auto st = invoke(*runtime_, &Stub::ListContainers, req, &resp, timeout_, "ListContainers", id); !st.ok())
+      return st;
+    return take(resp.mutable_containers());
+  }
+
+  absl::StatusOr<v1::ContainerStatusResponse> containerStatus(const std::string& containerId, bool verbose) override {
+    v1::ContainerStatusRequest req;
+    req.set_container_id(containerId);
+    req.set_verbose(verbose);
+    v1::ContainerStatusResponse resp;
+    if (auto st = invoke(*runtime_, &Stub::ContainerStatus, req, &resp, timeout_, "ContainerStatus", containerId);
+        !st.ok())
+      return st;
+    if (auto st = checkContainerStatus(resp, containerId); !st.ok()) return st;
+    return resp;
+  }
+
+  absl::Status updateContainerResources(const std::string& containerId,
+                                        const v1::ContainerResources& resources) override {
+    v1::UpdateContainerResourcesRequest req;
+    req.set_container_id(containerId);
+    if (resources.has_linux()) *req.mutable_linux() = resources.linux();
+    if (resources.has_windows()) *req.mutable_windows() = resources.windows();
+    v1::UpdateContainerResourcesResponse resp;
+    return invoke(*runtime_, &Stub::UpdateContainerResources, req, &resp, timeout_, "UpdateContainerResources",
+                  containerId);
+  }
+
+  absl::Status reopenContainerLog(const std::string& containerId) override {
+    v1::ReopenContainerLogRequest req;
+    req.set_container_id(containerId);
+    v1::ReopenContainerLogResponse resp;
+    return invoke(*runtime_, &Stub::ReopenContainerLog, req, &resp, timeout_, "ReopenContainerLog", containerId);
+  }
+
+  absl::StatusOr<v1::ExecSyncResponse> execSync(const std::string& containerId, const std::vector<std::string>& cmd,
+                                                std::chrono::seconds timeout) override {
+    if (timeout.count() < 0) timeout = std::chrono::seconds(0);
+    v1::ExecSyncRequest req;
+    req.set_container_id(containerId);
+    for (const auto& part : cmd) req.add_cmd(part);
+    req.set_timeout(timeout.count());
+    v1::ExecSyncResponse resp;
+    // The runtime enforces the command's own timeout; the request timeout on top leaves it
+    // time to kill the process and answer.
+    Budget budget = timeout.count() == 0 ? Budget() : Budget(timeout_ + timeout);
+    auto st = invoke(*runtime_, &Stub::ExecSync, req, &resp, budget, "ExecSync", containerId);
+    if (st.code() == absl::StatusCode::kDeadlineExceeded) {
+      return absl::DeadlineExceededError(context("ExecSync", containerId) + ": command \"" + joinCommand(cmd) +
+                                         "\" timed out after " + std::to_string(timeout.count()) + "s");
+    }
+    if (!st.ok()) return st;
+    return resp;
+  }
+
+  absl::StatusOr<v1::ExecResponse> exec(const v1::ExecRequest& request) override {
+    v1::ExecResponse resp;
+    if (auto st = invoke(*runtime_, &Stub::Exec, request, &resp, timeout_, "Exec", request.container_id()); !st.ok())
+      return st;
+    if (resp.url().empty()) return malformed("Exec", request.container_id(), "runtime returned no url");
+    return resp;
+  }
+
+  absl::StatusOr<v1::AttachResponse> attach(const v1::AttachRequest& request) override {
+    v1::AttachResponse resp;
+    if (auto st = invoke(*runtime_, &Stub::Attach, request, &resp, timeout_, "Attach", request.container_id());
+        !st.ok())
+      return st;
+    if (resp.url().empty()) return malformed("Attach", request.container_id(), "runtime returned no url");
+    return resp;
+  }
+
+  absl::StatusOr<v1::PortForwardResponse> portForward(const v1::PortForwardRequest& request) override {
+    v1::PortForwardResponse resp;
+    if (auto st =
+            invoke(*runtime_, &Stub::PortForward, request, &resp, timeout_, "PortForward", request.pod_sandbox_id());
+        !st.ok())
+      return st;
+    if (resp.url().empty()) return malformed("PortForward", request.pod_sandbox_id(), "runtime returned no url");
+    return resp;
+  }
+
+  absl::StatusOr<std::vector<v1::PodSandboxStats>> listPodSandboxStats(
+      const v1::PodSandboxStatsFilter& filter) override {
+    v1::ListPodSandboxStatsRequest req;
+    *req.mutable_filter() = filter;
+    v1::ListPodSandboxStatsResponse resp;
+    if (auto st =
+            invoke(*runtime_, &Stub::ListPodSandboxStats, req, &resp, timeout_, "ListPodSandboxStats", filter.id());
+        !st.ok())
+      return st;
+    return take(resp.mutable_stats());
+  }
+
+  absl::StatusOr<std::vector<v1::ContainerStats>> listContainerStats(const v1::ContainerStatsFilter& filter) override {
+    v1::ListContainerStatsRequest req;
+    *req.mutable_filter() = filter;
+    v1::ListContainerStatsResponse resp;
+    const std::string& id = filter.id().empty() ? filter.pod_sandbox_id() : filter.id();
+    if (auto st = invoke(*runtime_, &Stub::ListContainerStats, req, &resp, timeout_, "ListContainerStats", id);
+        !st.ok())
+      return st;
+    return take(resp.mutable_stats());
+  }
+
+  absl::Status getContainerEvents(std::stop_token stop, const ContainerEventCallback& onEvent,
+                                  const std::function<void()>& onStarted) override {
+    if (stop.stop_requested()) return absl::OkStatus();
+    grpc::ClientContext ctx;  // no deadline: the stream lives until cancelled
+    // Cancelling the context makes a blocked Read() return false at once. Registered before
+    // the call starts; gRPC remembers a cancel that comes before the call.
+    std::stop_callback cancel(stop, [&ctx] { ctx.TryCancel(); });
+    v1::GetEventsRequest req;
+    auto reader = runtime_->GetContainerEvents(&ctx, req);
+    if (onStarted) onStarted();
+    v1::ContainerEventResponse event;
+    while (reader->Read(&event)) {
+      onEvent(std::move(event));
+      event.Clear();
+    }
+    grpc::Status st = reader->Finish();
+    if (stop.stop_requested()) return absl::OkStatus();
+    if (st.ok()) return absl::UnavailableError(context("GetContainerEvents", "") + ": stream closed by the runtime");
+    return fromGrpc(st, "GetContainerEvents", "");
+  }
+
+  // --- images ---
+
+  absl::StatusOr<std::string> pullImage(const v1::ImageSpec& image, const v1::AuthConfig* auth,
+                                        const v1::PodSandboxConfig* sandboxConfig) override {
+    v1::PullImageRequest req;
+    *req.mutable_image() = image;
+    if (auth) *req.mutable_auth() = *auth;
+    if (sandboxConfig) *req.mutable_sandbox_config() = *sandboxConfig;
+    v1::PullImageResponse resp;
+    Budget budget = pullTimeout_.count() > 0 ? Budget(pullTimeout_) : Budget();
+    if (auto st = invoke(*images_, &ImageStub::PullImage, req, &resp, budget, "PullImage", image.image()); !st.ok())
+      return st;
+    if (resp.image_ref().empty()) return malformed("PullImage", image.image(), "runtime returned no image ref");
+    return std::move(*resp.mutable_image_ref());
+  }
+
+  absl::StatusOr<std::optional<v1::Image>> imageStatus(const v1::ImageSpec& image) override {
+    v1::ImageStatusRequest req;
+    *req.mutable_image() = image;
+    v1::ImageStatusResponse resp;
+    if (auto st = invoke(*images_, &ImageStub::ImageStatus, req, &resp, timeout_, "ImageStatus", image.image());
+        !st.ok())
+      return st;
+    // CRI: an absent image is an answer without image, not an error.
+    if (!resp.has_image()) return std::optional<v1::Image>();
+    if (resp.image().id().empty() || resp.image().size() == 0)
+      return malformed("ImageStatus", image.image(), "image has no id or size");
+    return std::optional<v1::Image>(std::move(*resp.mutable_image()));
+  }
+
+  absl::StatusOr<std::vector<v1::Image>> listImages(const v1::ImageFilter& filter) override {
+    v1::ListImagesRequest req;
+    *req.mutable_filter() = filter;
+    v1::ListImagesResponse resp;
+    if (auto st = invoke(*images_, &ImageStub::ListImages, req, &resp, timeout_, "ListImages", filter.image().image());
+        !st.ok())
+      return st;
+    return take(resp.mutable_images());
+  }
+
+  absl::Status removeImage(const v1::ImageSpec& image) override {
+    v1::RemoveImageRequest req;
+    *req.mutable_image() = image;
+    v1::RemoveImageResponse resp;
+    return invoke(*images_, &ImageStub::RemoveImage, req, &resp, timeout_, "RemoveImage", image.image());
+  }
+
+  absl::StatusOr<v1::ImageFsInfoResponse> imageFsInfo() override {
+    v1::ImageFsInfoRequest req;
+    v1::ImageFsInfoResponse resp;
+    if (auto st = invoke(*images_, &ImageStub::ImageFsInfo, req, &resp, timeout_, "ImageFsInfo", ""); !st.ok())
+      return st;
+    return resp;
+  }
+
  private:
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<v1::RuntimeService::Stub> runtime_;
-  std::chrono::milliseconds timeout_;
+  using Stub = v1::RuntimeService::Stub;
+  using ImageStub = v1::ImageService::Stub;
+
+  std::unique_ptr<Stub> runtime_;
+  std::unique_ptr<ImageStub> images_;
+  const std::chrono::milliseconds timeout_;
+  const std::chrono::milliseconds pullTimeout_;
 };
 
+absl::StatusOr<std::string> grpcTarget(const std::string& endpoint, std::string_view what) {
+  if (endpoint.rfind("unix://", 0) == 0) return endpoint;
+  if (!endpoint.empty() && endpoint[0] == '/') return "unix://" + endpoint;
+  return absl::InvalidArgumentError(std::string(what) + " \"" + endpoint +
+                                    "\": only unix sockets (unix:///path) are supported");
+}
+
+std::shared_ptr<grpc::Channel> makeChannel(const std::string& target) {
+  grpc::ChannelArguments args;
+  // Reconnect quickly after a runtime restart instead of gRPC's default back-off of up to 2 minutes.
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 500);
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 500);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 3000);
+  // Same limit as upstream (maxMsgSize): ListContainers on a busy node is large.
+  args.SetMaxReceiveMessageSize(16 * 1024 * 1024);
+  return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+}
+
 }  // namespace
+
+bool isNotFound(const absl::Status& st) { return st.code() == absl::StatusCode::kNotFound; }
 
 std::string describeCondition(const RuntimeCondition* c) {
   if (!c) return "<nil>";
   return c->type + "=" + (c->status ? "true" : "false") + " reason:" + c->reason + " message:" + c->message;
 }
 
+absl::StatusOr<std::unique_ptr<CriClient>> CriClient::connect(const CriClientOptions& options) {
+  auto runtimeTarget = grpcTarget(options.runtimeEndpoint, "container runtime endpoint");
+  if (!runtimeTarget.ok()) return runtimeTarget.status();
+  std::string imageTarget = *runtimeTarget;
+  if (!options.imageEndpoint.empty()) {
+    auto t = grpcTarget(options.imageEndpoint, "image service endpoint");
+    if (!t.ok()) return t.status();
+    imageTarget = *t;
+  }
+  CriClientOptions effective = options;
+  // Zero means "the default", as everywhere in KubeletConfiguration.
+  if (effective.requestTimeout.count() <= 0) effective.requestTimeout = CriClientOptions().requestTimeout;
+  auto runtimeChannel = makeChannel(*runtimeTarget);
+  auto imageChannel = imageTarget == *runtimeTarget ? runtimeChannel : makeChannel(imageTarget);
+  return std::unique_ptr<CriClient>(new GrpcCriClient(std::move(runtimeChannel), std::move(imageChannel), effective));
+}
+
 absl::StatusOr<std::unique_ptr<CriClient>> CriClient::connect(const std::string& endpoint,
                                                               std::chrono::milliseconds timeout) {
-  std::string target = endpoint;
-  if (target.rfind("unix://", 0) != 0) {
-    if (!target.empty() && target[0] == '/') {
-      target = "unix://" + target;
-    } else {
-      return absl::InvalidArgumentError("container runtime endpoint \"" + endpoint +
-                                        "\": only unix sockets (unix:///path) are supported");
-    }
-  }
-  grpc::ChannelArguments args;
-  // Reconnect quickly after a runtime restart instead of gRPC's default back-off of up to 2 minutes.
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 500);
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 500);
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 3000);
-  args.SetMaxReceiveMessageSize(16 * 1024 * 1024);
-  auto channel = grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
-  return std::unique_ptr<CriClient>(new GrpcCriClient(std::move(channel), timeout));
+  CriClientOptions options;
+  options.runtimeEndpoint = endpoint;
+  options.requestTimeout = timeout;
+  return connect(options);
 }
 
 }  // namespace cubelet::runtime

@@ -18,12 +18,18 @@ NODE_NAME = os.environ.get("CUBELET_NODE_NAME", "cubelet-node")
 NETNS = os.environ.get("CUBELET_NETNS", "cubelet-dev")
 
 
-def kubectl(*args, check=True, timeout=60):
+def kubectl(*args, check=True, timeout=60, stdin=None):
     """Runs hack/kubectl.sh ARGS and returns stdout."""
-    p = subprocess.run([str(HACK / "kubectl.sh"), *args], capture_output=True, text=True, timeout=timeout)
+    p = subprocess.run([str(HACK / "kubectl.sh"), *args], capture_output=True, text=True, timeout=timeout,
+                       input=stdin)
     if check and p.returncode != 0:
         raise AssertionError(f"kubectl {' '.join(args)} failed ({p.returncode}): {p.stderr.strip()}")
     return p.stdout
+
+
+def apply(obj):
+    """kubectl apply of one object given as a dict."""
+    return kubectl("apply", "-f", "-", stdin=json.dumps(obj))
 
 
 def kubectl_json(*args):

@@ -6,7 +6,11 @@ set(_agent_tests
   kubeconfig_test:kubelet_config
   api_client_test:kubelet_api
   runtime_health_test:kubelet_runtime
+  cri_client_test:kubelet_runtime
   node_status_test:kubelet_node
+  pod_config_test:kubelet_podconfig
+  pod_workers_test:kubelet_pod
+  status_manager_test:kubelet_pod
 )
 foreach(_entry IN LISTS _agent_tests)
   string(REPLACE ":" ";" _parts "${_entry}")
@@ -18,3 +22,4 @@ foreach(_entry IN LISTS _agent_tests)
   gtest_discover_tests(${_test} DISCOVERY_TIMEOUT 30 PROPERTIES LABELS unit)
 endforeach()
 target_link_libraries(api_client_test PRIVATE PkgConfig::HTTPLIB)
+target_link_libraries(status_manager_test PRIVATE PkgConfig::HTTPLIB)

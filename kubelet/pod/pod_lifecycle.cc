@@ -1,0 +1,146 @@
+#include "kubelet/pod/pod_lifecycle.h"
+
+#include "base/log.h"
+#include "kubelet/api/reflector.h"
+#include "kubelet/objects/json_access.h"
+
+namespace cubelet::pod {
+namespace {
+
+using objects::str;
+
+bool terminalPhase(const std::string& phase) { return phase == "Succeeded" || phase == "Failed"; }
+
+}  // namespace
+
+absl::Status PodLifecycle::admit(const json& pod, std::string* reason, std::string* message) {
+  const std::string uid = str(pod, {"metadata", "uid"});
+  std::lock_guard<std::mutex> lock(mu_);
+  if (admitted_.count(uid)) return absl::OkStatus();
+  // Pods the runtime already runs (after a restart) are admitted as they are.
+  std::string node = str(pod, {"spec", "nodeName"});
+  if (!node.empty() && node != opts_.nodeName) {
+    *reason = "NodeName";
+    *message = "Pod was rejected: Predicate NodeName failed";
+    return absl::FailedPreconditionError(*message);
+  }
+  size_t active = 0;
+  for (const auto& p : manager_.all()) {
+    std::string puid = str(p, {"metadata", "uid"});
+    if (puid != uid && admitted_.count(puid) && !terminalPhase(str(p, {"status", "phase"}))) ++active;
+  }
+  if (static_cast<int>(active) + 1 > opts_.maxPods) {
+    *reason = "OutOfpods";
+    *message = "Node didn't have enough resource: pods, requested: 1, used: " + std::to_string(active) +
+               ", capacity: " + std::to_string(opts_.maxPods);
+    return absl::ResourceExhaustedError(*message);
+  }
+  admitted_.insert(uid);
+  return absl::OkStatus();
+}
+
+SyncResult PodLifecycle::syncPod(const json& pod) {
+  const std::string uid = str(pod, {"metadata", "uid"});
+  json previous = status_.podStatus(uid).value_or(objects::object(pod, {"status"}));
+  if (terminalPhase(str(previous, {"phase"}))) {
+    // Finished pods are not run again; make sure nothing of them keeps running.
+    auto st = rt_.kill(pod, 0);
+    return {st, std::nullopt};
+  }
+  auto state = rt_.state(uid);
+  if (!state.ok()) return {state.status(), std::nullopt};
+  if (state->containers.empty() && state->sandboxes.empty()) {
+    std::string reason, message;
+    if (!admit(pod, &reason, &message).ok()) {
+      events_.record({"Pod", "v1", str(pod, {"metadata", "name"}), str(pod, {"metadata", "namespace"}), uid, ""},
+                     "Warning", reason, message);
+      json st = {{"phase", "Failed"}, {"reason", reason}, {"message", message}};
+      status_.setPodStatus(pod, st);
+      return {absl::OkStatus(), std::nullopt};
+    }
+  } else {
+    std::lock_guard<std::mutex> lock(mu_);
+    admitted_.insert(uid);
+  }
+  runtime::SyncOutcome outcome = rt_.sync(pod, *state);
+  auto after = rt_.state(uid);
+  if (!after.ok()) return {after.status(), std::nullopt};
+  json status = rt_.buildStatus(pod, *after, outcome, previous, std::chrono::system_clock::now());
+  status_.setPodStatus(pod, status);
+  if (terminalPhase(str(status, {"phase"}))) {
+    // Terminal pods keep no running sandbox.
+    auto st = rt_.kill(pod, 0);
+    if (!st.ok()) return {st, std::nullopt};
+  }
+  return {outcome.error, outcome.retryAfter};
+}
+
+absl::Status PodLifecycle::killPod(const json& pod, std::optional<int64_t> gracePeriodSeconds) {
+  const std::string uid = str(pod, {"metadata", "uid"});
+  int64_t grace = gracePeriodSeconds.value_or(PodDispatcher::gracePeriod(pod));
+  auto st = rt_.kill(pod, grace);
+  if (!st.ok()) return st;
+  if (!str(pod, {"metadata", "name"}).empty()) {
+    // Report the final container states before the pod goes away.
+    json previous = status_.podStatus(uid).value_or(objects::object(pod, {"status"}));
+    if (auto after = rt_.state(uid); after.ok()) {
+      json status = rt_.buildStatus(pod, *after, {}, previous, std::chrono::system_clock::now());
+      if (!terminalPhase(str(status, {"phase"}))) {
+        // Killed while it should have run on: the upstream kubelet reports it failed unless
+        // every container exited 0.
+        status["phase"] = str(status, {"phase"}) == "Succeeded" ? "Succeeded" : "Failed";
+      }
+      status_.setPodStatus(pod, status);
+    }
+  }
+  if (!str(pod, {"metadata", "deletionTimestamp"}).empty()) status_.requestDeletion(pod);
+  std::lock_guard<std::mutex> lock(mu_);
+  admitted_.erase(uid);
+  return absl::OkStatus();
+}
+
+void PodLifecycle::housekeeping(PodWorkers& workers) {
+  auto uids = rt_.podUids();
+  if (!uids.ok()) {
+    VLOG(2) << "housekeeping: " << uids.status().message();
+    return;
+  }
+  std::set<std::string> known;
+  for (const auto& u : workers.knownPods()) known.insert(u);
+  for (const auto& uid : *uids) {
+    if (manager_.get(uid)) continue;
+    if (known.count(uid) && !workers.isKilled(uid)) continue;  // still being stopped
+    // Nobody wants this pod any more (deleted while we were down, or finished).
+    json orphan = {{"metadata", {{"uid", uid}}}};
+    if (rt_.kill(orphan, 0).ok()) {
+      auto st = rt_.remove(uid);
+      if (st.ok()) {
+        LOG_INFO << "removed runtime state of pod " << uid << " that is no longer wanted";
+      } else {
+        LOG_WARNING << "could not remove pod " << uid << ": " << st.message();
+      }
+    }
+  }
+  for (const auto& uid : known) {
+    if (!manager_.get(uid) && workers.isKilled(uid)) {
+      workers.forget(uid);
+      status_.removePod(uid);
+    }
+  }
+}
+
+void PodLifecycle::runPleg(std::stop_token stop, std::chrono::milliseconds period,
+                           const std::function<void(const std::string&)>& changed) {
+  while (api::sleepFor(stop, period)) {
+    auto fingerprints = rt_.fingerprints();
+    if (!fingerprints.ok()) continue;
+    auto& now = *fingerprints;
+    for (const auto& [uid, print] : now) {
+      auto it = prints_.find(uid);
+      if (it == prints_.end() || it->second != print) changed(uid);
+    }
+    prints_ = std::move(now);
+  }
+}
+
+}  // namespace cubelet::pod

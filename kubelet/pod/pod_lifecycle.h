@@ -1,0 +1,55 @@
+// The pod syncer the workers call: admission, runtime sync, status, termination; plus the
+// PLEG relist and housekeeping that keep the runtime and the desired pods in step.
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <set>
+#include <stop_token>
+#include <string>
+
+#include "kubelet/api/events.h"
+#include "kubelet/pod/pod_manager.h"
+#include "kubelet/pod/pod_workers.h"
+#include "kubelet/pod/status_manager.h"
+#include "kubelet/runtime/pod_runtime.h"
+
+namespace cubelet::pod {
+
+struct LifecycleOptions {
+  std::string nodeName;
+  int maxPods = 110;
+};
+
+class PodLifecycle : public PodSyncer {
+ public:
+  PodLifecycle(LifecycleOptions opts, runtime::PodRuntime& rt, StatusManager& status, PodManager& manager,
+               api::EventRecorder& events)
+      : opts_(std::move(opts)), rt_(rt), status_(status), manager_(manager), events_(events) {}
+
+  SyncResult syncPod(const json& pod) override;
+  absl::Status killPod(const json& pod, std::optional<int64_t> gracePeriodSeconds) override;
+
+  // PLEG: relists the runtime every `period` and calls `changed(uid)` for pods whose
+  // sandboxes or containers changed state.
+  void runPleg(std::stop_token stop, std::chrono::milliseconds period,
+               const std::function<void(const std::string&)>& changed);
+  // Removes what the runtime holds for pods that are neither desired nor being worked on,
+  // and forgets finished lanes.
+  void housekeeping(PodWorkers& workers);
+
+ private:
+  // Admission of a pod not seen before: the upstream reasons, or OK.
+  absl::Status admit(const json& pod, std::string* reason, std::string* message);
+
+  LifecycleOptions opts_;
+  runtime::PodRuntime& rt_;
+  StatusManager& status_;
+  PodManager& manager_;
+  api::EventRecorder& events_;
+  std::mutex mu_;
+  std::set<std::string> admitted_;            // guarded by mu_
+  std::map<std::string, std::string> prints_;  // PLEG thread only: uid -> runtime fingerprint
+};
+
+}  // namespace cubelet::pod

@@ -1,0 +1,137 @@
+#include "kubelet/pod/status_manager.h"
+
+#include "base/log.h"
+#include "kubelet/api/reflector.h"
+#include "kubelet/objects/json_access.h"
+
+namespace cubelet::pod {
+
+json statusPatch(const std::string& uid, const json& status) {
+  return json{{"metadata", {{"uid", uid}}}, {"status", status}};
+}
+
+void StatusManager::setPodStatus(const json& pod, const json& status) {
+  std::string uid = objects::str(pod, {"metadata", "uid"});
+  if (uid.empty()) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  Entry& e = pods_[uid];
+  e.ns = objects::str(pod, {"metadata", "namespace"});
+  e.name = objects::str(pod, {"metadata", "name"});
+  e.desired = status;
+  if (e.desired != e.sent && !queued_.count(uid)) {
+    dirty_.push_back(uid);
+    queued_.insert(uid);
+    cv_.notify_one();
+  }
+}
+
+std::optional<json> StatusManager::podStatus(const std::string& uid) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = pods_.find(uid);
+  if (it == pods_.end() || it->second.desired.is_null()) return std::nullopt;
+  return it->second.desired;
+}
+
+void StatusManager::requestDeletion(const json& pod) {
+  std::string uid = objects::str(pod, {"metadata", "uid"});
+  if (uid.empty()) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  Entry& e = pods_[uid];
+  e.ns = objects::str(pod, {"metadata", "namespace"});
+  e.name = objects::str(pod, {"metadata", "name"});
+  if (e.deleteRequested) return;
+  e.deleteRequested = true;
+  if (!queued_.count(uid)) {
+    dirty_.push_back(uid);
+    queued_.insert(uid);
+    cv_.notify_one();
+  }
+}
+
+void StatusManager::removePod(const std::string& uid) {
+  std::lock_guard<std::mutex> lock(mu_);
+  pods_.erase(uid);
+}
+
+bool StatusManager::flushed() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return dirty_.empty() && inFlight_ == 0;
+}
+
+void StatusManager::sendOne(const std::string& uid) {
+  Entry e;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = pods_.find(uid);
+    if (it == pods_.end()) return;
+    e = it->second;
+  }
+  const std::string path = "/api/v1/namespaces/" + e.ns + "/pods/" + e.name;
+  bool ok = true;
+  if (!e.desired.is_null() && e.desired != e.sent) {
+    auto r = client_.patch(path + "/status", statusPatch(uid, e.desired), api::PatchType::kStrategicMerge);
+    if (r.ok()) {
+      VLOG(3) << "patched status of pod " << e.ns << "/" << e.name;
+      std::lock_guard<std::mutex> lock(mu_);
+      if (auto it = pods_.find(uid); it != pods_.end()) it->second.sent = e.desired;
+    } else if (api::isNotFound(r.status()) || api::isConflict(r.status())) {
+      // Gone, or replaced by a new pod with the same name (the UID precondition failed).
+      VLOG(2) << "pod " << e.ns << "/" << e.name << " is gone; dropping its status: " << r.status().message();
+      std::lock_guard<std::mutex> lock(mu_);
+      if (auto it = pods_.find(uid); it != pods_.end()) it->second.sent = e.desired;
+      e.deleteRequested = false;
+    } else {
+      ok = false;
+      LOG_WARNING << "Failed to update status for pod " << e.ns << "/" << e.name << ": " << r.status().message();
+    }
+  }
+  if (ok && e.deleteRequested && !e.deleted) {
+    json opts = {{"kind", "DeleteOptions"},
+                 {"apiVersion", "v1"},
+                 {"gracePeriodSeconds", 0},
+                 {"preconditions", {{"uid", uid}}}};
+    auto r = client_.removeWithBody(path, opts);
+    if (r.ok() || api::isNotFound(r) || api::isConflict(r)) {
+      VLOG(2) << "pod " << e.ns << "/" << e.name << " deleted from the apiserver";
+      std::lock_guard<std::mutex> lock(mu_);
+      if (auto it = pods_.find(uid); it != pods_.end()) it->second.deleted = true;
+    } else {
+      ok = false;
+      LOG_WARNING << "Failed to delete pod " << e.ns << "/" << e.name << ": " << r.message();
+    }
+  }
+  if (!ok) {
+    // Retry later: re-queue behind the others.
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!queued_.count(uid)) {
+      dirty_.push_back(uid);
+      queued_.insert(uid);
+    }
+  }
+}
+
+void StatusManager::run(std::stop_token stop) {
+  while (!stop.stop_requested()) {
+    std::string uid;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, stop, [this] { return !dirty_.empty(); });
+      if (stop.stop_requested()) return;
+      uid = dirty_.front();
+      dirty_.pop_front();
+      queued_.erase(uid);
+      ++inFlight_;
+    }
+    sendOne(uid);
+    bool retry;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      --inFlight_;
+      retry = queued_.count(uid) > 0 && dirty_.size() == 1;
+    }
+    // A lone failing pod is retried after a pause instead of in a tight loop.
+    if (retry && !api::sleepFor(stop, std::chrono::seconds(1))) return;
+  }
+}
+
+}  // namespace cubelet::pod

@@ -1,0 +1,63 @@
+// Sends pod statuses to the apiserver: one pending status per pod, coalesced (only the
+// newest is sent), sent only when it differs from what was last sent, as a strategic merge
+// patch with the pod's UID as precondition (conditions merge by type, so conditions owned by
+// others such as PodScheduled survive). Also performs the final DELETE (grace 0, UID
+// precondition) of pods whose termination the agent finished.
+//
+// Thread-safe; run() is the single sender thread.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <stop_token>
+#include <string>
+
+#include "kubelet/api/client.h"
+
+namespace cubelet::pod {
+
+using nlohmann::json;
+
+// The patch for a new status; exposed for tests.
+json statusPatch(const std::string& uid, const json& status);
+
+class StatusManager {
+ public:
+  explicit StatusManager(api::Client& client) : client_(client) {}
+
+  void setPodStatus(const json& pod, const json& status);
+  std::optional<json> podStatus(const std::string& uid) const;
+  // Sends the final deletion once the pod's containers are all stopped.
+  void requestDeletion(const json& pod);
+  // Forgets a pod that left the apiserver.
+  void removePod(const std::string& uid);
+
+  void run(std::stop_token stop);
+
+  // Waits until nothing is queued (tests and shutdown).
+  bool flushed() const;
+
+ private:
+  struct Entry {
+    std::string ns, name;
+    json desired;
+    json sent;
+    bool deleteRequested = false;
+    bool deleted = false;
+  };
+  void sendOne(const std::string& uid);
+
+  api::Client& client_;
+  mutable std::mutex mu_;
+  std::condition_variable_any cv_;
+  std::map<std::string, Entry> pods_;  // guarded by mu_
+  std::deque<std::string> dirty_;      // guarded by mu_
+  std::set<std::string> queued_;       // guarded by mu_
+  int inFlight_ = 0;                   // guarded by mu_
+};
+
+}  // namespace cubelet::pod

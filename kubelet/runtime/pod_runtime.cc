@@ -1,0 +1,635 @@
+#include "kubelet/runtime/pod_runtime.h"
+
+#include <algorithm>
+#include <ctime>
+#include <set>
+#include <thread>
+
+#include "base/log.h"
+#include "base/status_macros.h"
+#include "kubelet/objects/json_access.h"
+
+namespace cubelet::runtime {
+namespace {
+
+using objects::str;
+constexpr char kUidLabel[] = "io.kubernetes.pod.uid";
+constexpr char kContainerNameLabel[] = "io.kubernetes.container.name";
+constexpr char kRestartCountAnnotation[] = "io.kubernetes.container.restartCount";
+constexpr char kHashAnnotation[] = "io.kubernetes.container.hash";
+constexpr int64_t kMinimumGracePeriod = 2;
+constexpr auto kBackoffResetAfterRunning = std::chrono::minutes(10);
+
+std::string rfc3339(int64_t unixNanos) {
+  std::time_t secs = static_cast<std::time_t>(unixNanos / 1000000000);
+  struct tm tm;
+  gmtime_r(&secs, &tm);
+  char buf[32];
+  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string rfc3339(std::chrono::system_clock::time_point t) {
+  return rfc3339(std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count());
+}
+
+std::string podDesc(const json& pod) {
+  return str(pod, {"metadata", "name"}) + "_" + str(pod, {"metadata", "namespace"}) + "(" +
+         str(pod, {"metadata", "uid"}) + ")";
+}
+
+// Image pull policy with the API's defaulting: Always for :latest or no tag, else IfNotPresent.
+std::string pullPolicy(const json& container) {
+  std::string p = str(container, {"imagePullPolicy"});
+  if (!p.empty()) return p;
+  std::string image = str(container, {"image"});
+  if (image.find('@') != std::string::npos) return "IfNotPresent";
+  auto slash = image.rfind('/');
+  auto colon = image.rfind(':');
+  bool tagged = colon != std::string::npos && (slash == std::string::npos || colon > slash);
+  if (!tagged || image.substr(colon + 1) == "latest") return "Always";
+  return "IfNotPresent";
+}
+
+bool shouldRestart(const std::string& policy, const ContainerRecord& c) {
+  if (policy == "Never") return false;
+  if (policy == "OnFailure") return c.exitCode != 0;
+  return true;  // Always (the default)
+}
+
+int64_t nowNanos() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+json terminatedState(const ContainerRecord& c) {
+  json t = {{"exitCode", c.exitCode},
+            {"reason", c.reason.empty() ? (c.exitCode == 0 ? "Completed" : "Error") : c.reason},
+            {"startedAt", c.startedAt ? json(rfc3339(c.startedAt)) : json(nullptr)},
+            {"finishedAt", c.finishedAt ? json(rfc3339(c.finishedAt)) : json(nullptr)},
+            {"containerID", "containerd://" + c.id}};
+  if (!c.message.empty()) t["message"] = c.message;
+  return t;
+}
+
+// The condition with lastTransitionTime carried over from `previous` when unchanged.
+json condition(const std::string& type, bool status, const std::string& reason, const std::string& message,
+               const json& previous, const std::string& now) {
+  std::string st = status ? "True" : "False";
+  std::string transition = now;
+  for (const auto& c : objects::array(previous, {"conditions"})) {
+    if (str(c, {"type"}) == type && str(c, {"status"}) == st && !str(c, {"lastTransitionTime"}).empty()) {
+      transition = str(c, {"lastTransitionTime"});
+    }
+  }
+  json out = {{"type", type}, {"status", st}, {"lastProbeTime", nullptr}, {"lastTransitionTime", transition}};
+  if (!reason.empty()) out["reason"] = reason;
+  if (!message.empty()) out["message"] = message;
+  return out;
+}
+
+}  // namespace
+
+std::string podPhase(const json& pod, const json& statuses) {
+  int running = 0, waiting = 0, stopped = 0, succeeded = 0, unknown = 0;
+  for (const auto& c : objects::array(pod, {"spec", "containers"})) {
+    const json* st = nullptr;
+    for (const auto& s : statuses)
+      if (str(s, {"name"}) == str(c, {"name"})) st = &s;
+    if (!st) {
+      ++unknown;
+      continue;
+    }
+    if (objects::find(*st, {"state", "running"})) {
+      ++running;
+    } else if (const json* t = objects::find(*st, {"state", "terminated"})) {
+      ++stopped;
+      if (objects::integer(*t, {"exitCode"}, -1) == 0) ++succeeded;
+    } else if (objects::find(*st, {"state", "waiting"})) {
+      if (objects::find(*st, {"lastState", "terminated"})) {
+        ++stopped;
+      } else {
+        ++waiting;
+      }
+    } else {
+      ++unknown;
+    }
+  }
+  if (waiting > 0) return "Pending";
+  if (running > 0 && unknown == 0) return "Running";
+  if (running == 0 && stopped > 0 && unknown == 0) {
+    std::string policy = str(pod, {"spec", "restartPolicy"}, "Always");
+    if (policy == "Always") return "Running";
+    if (policy == "OnFailure") return stopped == succeeded ? "Succeeded" : "Running";
+    return stopped == succeeded ? "Succeeded" : "Failed";
+  }
+  return "Pending";
+}
+
+PodRuntime::PodRuntime(CriClient& cri, api::EventRecorder& events, PodRuntimeOptions opts)
+    : cri_(cri), events_(events), opts_(std::move(opts)) {}
+
+api::ObjectRef PodRuntime::podRef(const json& pod, const std::string& container) const {
+  api::ObjectRef r{"Pod", "v1", str(pod, {"metadata", "name"}), str(pod, {"metadata", "namespace"}),
+                   str(pod, {"metadata", "uid"}), ""};
+  if (!container.empty()) r.fieldPath = "spec.containers{" + container + "}";
+  return r;
+}
+
+absl::StatusOr<PodRuntimeState> PodRuntime::state(const std::string& uid) {
+  PodRuntimeState out;
+  v1::PodSandboxFilter sf;
+  (*sf.mutable_label_selector())[kUidLabel] = uid;
+  ASSIGN_OR_RETURN(auto sandboxes, cri_.listPodSandbox(sf));
+  for (const auto& s : sandboxes) {
+    SandboxRecord r;
+    r.id = s.id();
+    r.attempt = s.metadata().attempt();
+    r.ready = s.state() == v1::SANDBOX_READY;
+    r.createdAt = s.created_at();
+    out.sandboxes.push_back(std::move(r));
+  }
+  std::sort(out.sandboxes.begin(), out.sandboxes.end(),
+            [](const auto& a, const auto& b) { return a.createdAt > b.createdAt; });
+  if (!out.sandboxes.empty() && out.sandboxes.front().ready) {
+    auto st = cri_.podSandboxStatus(out.sandboxes.front().id, false);
+    if (st.ok()) {
+      const auto& net = st->status().network();
+      if (!net.ip().empty()) out.sandboxes.front().ips.push_back(net.ip());
+      for (const auto& ip : net.additional_ips()) out.sandboxes.front().ips.push_back(ip.ip());
+    }
+  }
+  v1::ContainerFilter cf;
+  (*cf.mutable_label_selector())[kUidLabel] = uid;
+  ASSIGN_OR_RETURN(auto containers, cri_.listContainers(cf));
+  for (const auto& c : containers) {
+    ContainerRecord r;
+    r.id = c.id();
+    r.sandboxId = c.pod_sandbox_id();
+    r.name = c.metadata().name();
+    if (auto it = c.labels().find(kContainerNameLabel); it != c.labels().end()) r.name = it->second;
+    r.state = c.state();
+    r.createdAt = c.created_at();
+    r.image = c.image().image();
+    r.imageRef = c.image_ref();
+    if (auto it = c.annotations().find(kRestartCountAnnotation); it != c.annotations().end()) {
+      r.restartCount = std::atoi(it->second.c_str());
+    } else {
+      r.restartCount = static_cast<int32_t>(c.metadata().attempt());
+    }
+    if (auto it = c.annotations().find(kHashAnnotation); it != c.annotations().end()) r.hash = it->second;
+    auto st = cri_.containerStatus(c.id(), false);
+    if (st.ok()) {
+      const auto& s = st->status();
+      r.state = s.state();
+      r.startedAt = s.started_at();
+      r.finishedAt = s.finished_at();
+      r.exitCode = s.exit_code();
+      r.reason = s.reason();
+      r.message = s.message();
+      if (!s.image_ref().empty()) r.imageRef = s.image_ref();
+    } else if (!isNotFound(st.status())) {
+      return st.status();
+    } else {
+      continue;  // removed between the list and the status call
+    }
+    out.containers.push_back(std::move(r));
+  }
+  std::sort(out.containers.begin(), out.containers.end(),
+            [](const auto& a, const auto& b) { return a.createdAt > b.createdAt; });
+  return out;
+}
+
+absl::StatusOr<std::vector<std::string>> PodRuntime::podUids() {
+  std::set<std::string> uids;
+  ASSIGN_OR_RETURN(auto sandboxes, cri_.listPodSandbox({}));
+  for (const auto& s : sandboxes) {
+    if (auto it = s.labels().find(kUidLabel); it != s.labels().end()) uids.insert(it->second);
+  }
+  ASSIGN_OR_RETURN(auto containers, cri_.listContainers({}));
+  for (const auto& c : containers) {
+    if (auto it = c.labels().find(kUidLabel); it != c.labels().end()) uids.insert(it->second);
+  }
+  return std::vector<std::string>(uids.begin(), uids.end());
+}
+
+absl::StatusOr<std::map<std::string, std::string>> PodRuntime::fingerprints() {
+  std::map<std::string, std::string> out;
+  ASSIGN_OR_RETURN(auto sandboxes, cri_.listPodSandbox({}));
+  for (const auto& s : sandboxes) {
+    if (auto it = s.labels().find(kUidLabel); it != s.labels().end()) {
+      out[it->second] += s.id() + ":" + std::to_string(static_cast<int>(s.state())) + ";";
+    }
+  }
+  ASSIGN_OR_RETURN(auto containers, cri_.listContainers({}));
+  for (const auto& c : containers) {
+    if (auto it = c.labels().find(kUidLabel); it != c.labels().end()) {
+      out[it->second] += c.id() + ":" + std::to_string(static_cast<int>(c.state())) + ";";
+    }
+  }
+  return out;
+}
+
+std::optional<std::chrono::milliseconds> PodRuntime::backoffRemaining(const std::string& key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = backoff_.find(key);
+  if (it == backoff_.end()) return std::nullopt;
+  auto now = std::chrono::steady_clock::now();
+  if (now >= it->second.until) return std::nullopt;
+  return std::chrono::duration_cast<std::chrono::milliseconds>(it->second.until - now);
+}
+
+void PodRuntime::backoffNext(const std::string& key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto now = std::chrono::steady_clock::now();
+  Backoff& b = backoff_[key];
+  b.period = b.period.count() == 0 ? opts_.backoffInitial : std::min(opts_.backoffMax, b.period * 2);
+  b.until = now + b.period;
+  b.lastUpdate = now;
+  // Entries untouched for twice the maximum are forgotten.
+  for (auto it = backoff_.begin(); it != backoff_.end();) {
+    it = now - it->second.lastUpdate > 2 * opts_.backoffMax ? backoff_.erase(it) : std::next(it);
+  }
+}
+
+absl::StatusOr<std::string> PodRuntime::ensureImage(const json& pod, const json& container,
+                                                    const SandboxConfig& sandbox, Waiting* waiting,
+                                                    std::optional<std::chrono::milliseconds>* retry) {
+  const std::string image = str(container, {"image"});
+  const std::string name = str(container, {"name"});
+  if (image.empty() || image.find_first_of(" \t\n") != std::string::npos) {
+    *waiting = {"InvalidImageName", "Failed to apply default image tag \"" + image + "\": invalid reference format"};
+    events_.record(podRef(pod, name), "Warning", "InspectFailed", waiting->message);
+    return absl::InvalidArgumentError(waiting->message);
+  }
+  v1::ImageSpec spec;
+  spec.set_image(image);
+  const std::string policy = pullPolicy(container);
+  if (policy != "Always") {
+    ASSIGN_OR_RETURN(auto present, cri_.imageStatus(spec));
+    if (present) {
+      events_.record(podRef(pod, name), "Normal", "Pulled",
+                     "Container image \"" + image + "\" already present on machine and can be accessed by the pod");
+      return present->id();
+    }
+    if (policy == "Never") {
+      *waiting = {"ErrImageNeverPull",
+                  "Container image \"" + image + "\" is not present with pull policy of Never"};
+      events_.record(podRef(pod, name), "Warning", "ErrImageNeverPull", waiting->message);
+      return absl::FailedPreconditionError(waiting->message);
+    }
+  }
+  const std::string key = "image/" + str(pod, {"metadata", "uid"}) + "/" + image;
+  if (auto remaining = backoffRemaining(key)) {
+    *waiting = {"ImagePullBackOff", "Back-off pulling image \"" + image + "\""};
+    events_.record(podRef(pod, name), "Normal", "BackOff", waiting->message);
+    *retry = *remaining;
+    return absl::UnavailableError(waiting->message);
+  }
+  events_.record(podRef(pod, name), "Normal", "Pulling", "Pulling image \"" + image + "\"");
+  auto start = std::chrono::steady_clock::now();
+  auto ref = cri_.pullImage(spec, nullptr, &sandbox.config);
+  if (!ref.ok()) {
+    backoffNext(key);
+    std::string msg = "Failed to pull image \"" + image + "\": " + std::string(ref.status().message());
+    *waiting = {"ErrImagePull", msg};
+    events_.record(podRef(pod, name), "Warning", "Failed", msg);
+    events_.record(podRef(pod, name), "Warning", "Failed", "Error: ErrImagePull");
+    if (auto remaining = backoffRemaining(key)) *retry = *remaining;
+    return absl::UnavailableError(msg);
+  }
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  char took[32];
+  snprintf(took, sizeof took, "%.3fs", secs);
+  events_.record(podRef(pod, name), "Normal", "Pulled", "Successfully pulled image \"" + image + "\" in " + took);
+  return *ref;
+}
+
+absl::Status PodRuntime::startContainer(const json& pod, const json& container, const SandboxRecord& sandbox,
+                                        const SandboxConfig& sandboxConfig, int32_t restartCount, Waiting* waiting,
+                                        std::optional<std::chrono::milliseconds>* retry) {
+  const std::string name = str(container, {"name"});
+  ASSIGN_OR_RETURN(std::string imageRef, ensureImage(pod, container, sandboxConfig, waiting, retry));
+  ContainerOptions co;
+  co.restartCount = restartCount;
+  co.imageRef = imageRef;
+  co.podIps = sandbox.ips;
+  co.hostIps = opts_.node.nodeIps;
+  v1::ImageSpec spec;
+  spec.set_image(imageRef);
+  if (auto img = cri_.imageStatus(spec); img.ok() && *img) {
+    if ((*img)->has_uid()) co.imageUid = (*img)->uid().value();
+    co.imageUsername = (*img)->username();
+  }
+  auto config = makeContainerConfig(pod, container, opts_.node, co);
+  if (!config.ok()) {
+    *waiting = {"CreateContainerConfigError", std::string(config.status().message())};
+    events_.record(podRef(pod, name), "Warning", "Failed", "Error: " + waiting->message);
+    return config.status();
+  }
+  auto id = cri_.createContainer(sandbox.id, *config, sandboxConfig.config);
+  if (!id.ok()) {
+    *waiting = {"CreateContainerError", std::string(id.status().message())};
+    events_.record(podRef(pod, name), "Warning", "Failed", "Error: " + waiting->message);
+    return id.status();
+  }
+  events_.record(podRef(pod, name), "Normal", "Created", "Container created");
+  auto st = cri_.startContainer(*id);
+  if (!st.ok()) {
+    *waiting = {"RunContainerError", std::string(st.message())};
+    events_.record(podRef(pod, name), "Warning", "Failed", "Error: " + waiting->message);
+    return st;
+  }
+  events_.record(podRef(pod, name), "Normal", "Started", "Container started");
+  return absl::OkStatus();
+}
+
+absl::Status PodRuntime::killContainer(const json& pod, const ContainerRecord& c, int64_t grace,
+                                       const std::string& why) {
+  events_.record(podRef(pod, c.name), "Normal", "Killing", why.empty() ? "Stopping container " + c.name : why);
+  return cri_.stopContainer(c.id, std::chrono::seconds(std::max(grace, kMinimumGracePeriod)));
+}
+
+SyncOutcome PodRuntime::sync(const json& pod, const PodRuntimeState& state) {
+  SyncOutcome out;
+  const std::string uid = str(pod, {"metadata", "uid"});
+  const std::string policy = str(pod, {"spec", "restartPolicy"}, "Always");
+  const json& containers = objects::array(pod, {"spec", "containers"});
+  auto waitAll = [&](const std::string& reason, const std::string& message) {
+    for (const auto& c : containers) out.waiting[str(c, {"name"})] = {reason, message};
+  };
+  if (!objects::array(pod, {"spec", "initContainers"}).empty()) {
+    waitAll("PodInitializing", "init containers are not supported by cubelet yet");
+    out.error = absl::UnimplementedError("pod " + podDesc(pod) + ": init containers are not supported yet");
+    return out;
+  }
+  if (const json& volumes = objects::array(pod, {"spec", "volumes"}); !volumes.empty()) {
+    // Volumes arrive with the volumes issue; until then the pod waits, visibly, rather than
+    // running without its mounts.
+    std::string names;
+    for (const auto& v : volumes) names += (names.empty() ? "" : " ") + str(v, {"name"});
+    std::string msg = "Unable to attach or mount volumes: unmounted volumes=[" + names +
+                      "]: volumes are not supported by cubelet yet";
+    waitAll("ContainerCreating", "");
+    events_.record(podRef(pod), "Warning", "FailedMount", msg);
+    out.error = absl::UnimplementedError(msg);
+    return out;
+  }
+  if (!str(pod, {"spec", "runtimeClassName"}).empty()) {
+    waitAll("ContainerCreating", "");
+    std::string msg = "Failed to create pod sandbox: RuntimeClass \"" + str(pod, {"spec", "runtimeClassName"}) +
+                      "\" is not supported by cubelet yet";
+    events_.record(podRef(pod), "Warning", "FailedCreatePodSandBox", msg);
+    out.error = absl::UnimplementedError(msg);
+    return out;
+  }
+
+  // A pod whose containers all finished for good gets no new sandbox.
+  bool done = !state.containers.empty() && policy != "Always";
+  if (done) {
+    for (const auto& c : containers) {
+      const ContainerRecord* r = state.latest(str(c, {"name"}));
+      if (!r || r->state != v1::CONTAINER_EXITED || shouldRestart(policy, *r)) done = false;
+    }
+  }
+  if (done) return out;
+
+  // The sandbox: the newest, if ready; else a new one after stopping what is left.
+  const SandboxRecord* current = nullptr;
+  SandboxRecord created;
+  uint32_t attempt = state.sandboxes.empty() ? 0 : state.sandboxes.front().attempt + 1;
+  if (!state.sandboxes.empty() && state.sandboxes.front().ready) {
+    current = &state.sandboxes.front();
+    attempt = current->attempt;
+  }
+  SandboxOptions so;
+  so.attempt = attempt;
+  if (opts_.cgroupParent) so.cgroupParent = opts_.cgroupParent(pod);
+  auto sandboxConfig = makeSandboxConfig(pod, opts_.node, so);
+  if (!sandboxConfig.ok()) {
+    std::string msg = "Failed to create pod sandbox: " + std::string(sandboxConfig.status().message());
+    waitAll("ContainerCreating", "");
+    events_.record(podRef(pod), "Warning", "FailedCreatePodSandBox", msg);
+    out.error = sandboxConfig.status();
+    return out;
+  }
+  if (!current) {
+    if (!state.sandboxes.empty()) {
+      events_.record(podRef(pod), "Normal", "SandboxChanged", "Pod sandbox changed, it will be killed and re-created.");
+      for (const auto& c : state.containers) {
+        if (c.state == v1::CONTAINER_RUNNING) (void)killContainer(pod, c, 2, "");
+      }
+      for (const auto& s : state.sandboxes) (void)cri_.stopPodSandbox(s.id);
+    }
+    for (const auto& e : sandboxConfig->events) events_.record(podRef(pod), "Warning", e.reason, e.message);
+    auto id = cri_.runPodSandbox(sandboxConfig->config, sandboxConfig->runtimeHandler);
+    if (!id.ok()) {
+      std::string msg = "Failed to create pod sandbox: " + std::string(id.status().message());
+      waitAll("ContainerCreating", "");
+      events_.record(podRef(pod), "Warning", "FailedCreatePodSandBox", msg);
+      out.error = id.status();
+      return out;
+    }
+    created.id = *id;
+    created.attempt = attempt;
+    created.ready = true;
+    if (auto st = cri_.podSandboxStatus(*id, false); st.ok()) {
+      const auto& net = st->status().network();
+      if (!net.ip().empty()) created.ips.push_back(net.ip());
+      for (const auto& ip : net.additional_ips()) created.ips.push_back(ip.ip());
+    }
+    current = &created;
+  }
+
+  for (const auto& c : containers) {
+    const std::string name = str(c, {"name"});
+    const ContainerRecord* r = state.latest(name);
+    int32_t restartCount = 0;
+    if (r) {
+      bool inSandbox = r->sandboxId == current->id;
+      if (r->state == v1::CONTAINER_RUNNING && inSandbox) continue;
+      if (r->state == v1::CONTAINER_CREATED && inSandbox) {
+        // Created but never started (e.g. we crashed in between): start it now.
+        if (cri_.startContainer(r->id).ok()) continue;
+      }
+      if (r->state == v1::CONTAINER_EXITED || !inSandbox) {
+        if (inSandbox && !shouldRestart(policy, *r)) continue;
+        restartCount = r->restartCount + 1;
+        const std::string key = "container/" + uid + "/" + name;
+        if (inSandbox) {
+          if (r->finishedAt - r->startedAt >= std::chrono::nanoseconds(kBackoffResetAfterRunning).count()) {
+            std::lock_guard<std::mutex> lock(mu_);
+            backoff_.erase(key);
+          }
+          if (auto remaining = backoffRemaining(key)) {
+            std::lock_guard<std::mutex> lock(mu_);
+            auto period = std::chrono::duration_cast<std::chrono::seconds>(backoff_[key].period).count();
+            out.waiting[name] = {"CrashLoopBackOff", "back-off " + std::to_string(period) +
+                                                         "s restarting failed container=" + name + " pod=" + podDesc(pod)};
+            events_.record(podRef(pod, name), "Warning", "BackOff",
+                           "Back-off restarting failed container " + name + " in pod " + podDesc(pod));
+            if (!out.retryAfter || *remaining < *out.retryAfter) out.retryAfter = *remaining;
+            continue;
+          }
+          backoffNext(key);
+        }
+      }
+    }
+    Waiting w;
+    std::optional<std::chrono::milliseconds> retry;
+    auto st = startContainer(pod, c, *current, *sandboxConfig, restartCount, &w, &retry);
+    if (!st.ok()) {
+      out.waiting[name] = w.reason.empty() ? Waiting{"ContainerCreating", ""} : w;
+      if (retry && (!out.retryAfter || *retry < *out.retryAfter)) out.retryAfter = *retry;
+      if (out.error.ok()) out.error = st;
+    }
+  }
+  return out;
+}
+
+absl::Status PodRuntime::kill(const json& pod, int64_t gracePeriodSeconds) {
+  const std::string uid = str(pod, {"metadata", "uid"});
+  ASSIGN_OR_RETURN(auto state, this->state(uid));
+  std::vector<std::thread> stops;
+  std::mutex errMu;
+  absl::Status firstError;
+  for (const auto& c : state.containers) {
+    if (c.state != v1::CONTAINER_RUNNING && c.state != v1::CONTAINER_CREATED) continue;
+    // Containers stop in parallel, each with the full grace period.
+    stops.emplace_back([&, c] {
+      auto st = killContainer(pod, c, gracePeriodSeconds, "");
+      if (!st.ok() && !isNotFound(st)) {
+        std::lock_guard<std::mutex> lock(errMu);
+        if (firstError.ok()) firstError = st;
+      }
+    });
+  }
+  for (auto& t : stops) t.join();
+  RETURN_IF_ERROR(firstError);
+  for (const auto& s : state.sandboxes) {
+    if (!s.ready) continue;
+    auto st = cri_.stopPodSandbox(s.id);
+    if (!st.ok() && !isNotFound(st)) return st;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PodRuntime::remove(const std::string& uid) {
+  ASSIGN_OR_RETURN(auto state, this->state(uid));
+  for (const auto& c : state.containers) {
+    auto st = cri_.removeContainer(c.id);
+    if (!st.ok() && !isNotFound(st)) return st;
+  }
+  for (const auto& s : state.sandboxes) {
+    auto st = cri_.removePodSandbox(s.id);
+    if (!st.ok() && !isNotFound(st)) return st;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto it = backoff_.begin(); it != backoff_.end();) {
+    it = it->first.find("/" + uid + "/") != std::string::npos ? backoff_.erase(it) : std::next(it);
+  }
+  return absl::OkStatus();
+}
+
+json PodRuntime::buildStatus(const json& pod, const PodRuntimeState& state, const SyncOutcome& outcome,
+                             const json& previous, std::chrono::system_clock::time_point now) const {
+  const std::string ts = rfc3339(now);
+  const SandboxRecord* sandbox = !state.sandboxes.empty() ? &state.sandboxes.front() : nullptr;
+  json statuses = json::array();
+  std::vector<std::string> notReady;
+  for (const auto& c : objects::array(pod, {"spec", "containers"})) {
+    const std::string name = str(c, {"name"});
+    json s = {{"name", name}, {"image", str(c, {"image"})}, {"imageID", ""}, {"restartCount", 0},
+              {"ready", false}, {"started", false}, {"lastState", json::object()}};
+    const ContainerRecord* r = state.latest(name);
+    auto waitingIt = outcome.waiting.find(name);
+    if (r) {
+      s["restartCount"] = r->restartCount;
+      s["imageID"] = r->imageRef;
+      s["containerID"] = "containerd://" + r->id;
+      // The previous instance, if any, is the last termination.
+      for (const auto& older : state.containers) {
+        if (&older != r && older.name == name && older.state == v1::CONTAINER_EXITED) {
+          s["lastState"] = {{"terminated", terminatedState(older)}};
+          break;
+        }
+      }
+      if (r->state == v1::CONTAINER_RUNNING) {
+        s["state"] = {{"running", {{"startedAt", rfc3339(r->startedAt ? r->startedAt : nowNanos())}}}};
+        s["ready"] = true;
+        s["started"] = true;
+      } else if (r->state == v1::CONTAINER_EXITED && waitingIt != outcome.waiting.end()) {
+        s["state"] = {{"waiting", {{"reason", waitingIt->second.reason}, {"message", waitingIt->second.message}}}};
+        s["lastState"] = {{"terminated", terminatedState(*r)}};
+      } else if (r->state == v1::CONTAINER_EXITED) {
+        s["state"] = {{"terminated", terminatedState(*r)}};
+      } else {
+        s["state"] = {{"waiting", {{"reason", "ContainerCreating"}}}};
+      }
+    } else {
+      Waiting w = waitingIt != outcome.waiting.end() ? waitingIt->second : Waiting{"ContainerCreating", ""};
+      json wj = {{"reason", w.reason}};
+      if (!w.message.empty()) wj["message"] = w.message;
+      s["state"] = {{"waiting", wj}};
+    }
+    if (!s["ready"].get<bool>()) notReady.push_back(name);
+    statuses.push_back(std::move(s));
+  }
+
+  std::string phase = podPhase(pod, statuses);
+  // Once a pod reached a terminal phase it stays there.
+  std::string prevPhase = str(previous, {"phase"});
+  if (prevPhase == "Succeeded" || prevPhase == "Failed") phase = prevPhase;
+
+  bool terminal = phase == "Succeeded" || phase == "Failed";
+  bool sandboxReady = sandbox && sandbox->ready && !terminal;
+  std::string notReadyMsg;
+  if (!notReady.empty()) {
+    notReadyMsg = "containers with unready status: [";
+    for (size_t i = 0; i < notReady.size(); ++i) notReadyMsg += (i ? " " : "") + notReady[i];
+    notReadyMsg += "]";
+  }
+  bool ready = notReady.empty() && !terminal;
+  std::string readyReason = terminal ? "PodCompleted" : (ready ? "" : "ContainersNotReady");
+  json conds = json::array();
+  conds.push_back(condition("PodReadyToStartContainers", sandboxReady, "", "", previous, ts));
+  conds.push_back(condition("Initialized", true, terminal ? "PodCompleted" : "", "", previous, ts));
+  conds.push_back(condition("Ready", ready, readyReason, ready || terminal ? "" : notReadyMsg, previous, ts));
+  conds.push_back(condition("ContainersReady", ready, readyReason, ready || terminal ? "" : notReadyMsg, previous, ts));
+  // The pod is on this node, so it was scheduled (pods bound by nodeName lack the condition).
+  conds.push_back(condition("PodScheduled", true, "", "", previous, ts));
+
+  json st = {{"phase", phase}, {"conditions", conds}, {"containerStatuses", statuses}};
+  auto q = qosClass(pod);
+  if (q.ok()) st["qosClass"] = std::string(qosClassName(*q));
+  std::string startTime = str(previous, {"startTime"});
+  st["startTime"] = startTime.empty() ? ts : startTime;
+  if (!opts_.node.nodeIps.empty()) {
+    st["hostIP"] = opts_.node.nodeIps.front();
+    json hostIPs = json::array();
+    for (const auto& ip : opts_.node.nodeIps) hostIPs.push_back({{"ip", ip}});
+    st["hostIPs"] = hostIPs;
+  }
+  std::vector<std::string> podIps;
+  if (objects::find(pod, {"spec", "hostNetwork"}) && objects::find(pod, {"spec", "hostNetwork"})->is_boolean() &&
+      objects::find(pod, {"spec", "hostNetwork"})->get<bool>()) {
+    podIps = opts_.node.nodeIps;
+  } else if (sandbox && !sandbox->ips.empty()) {
+    podIps = sandbox->ips;
+  } else {
+    // Keep the IP a finished pod had.
+    std::string prev = str(previous, {"podIP"});
+    if (!prev.empty()) podIps.push_back(prev);
+  }
+  if (!podIps.empty()) {
+    st["podIP"] = podIps.front();
+    json arr = json::array();
+    for (const auto& ip : podIps) arr.push_back({{"ip", ip}});
+    st["podIPs"] = arr;
+  }
+  int64_t generation = objects::integer(pod, {"metadata", "generation"}, 0);
+  if (generation > 0) st["observedGeneration"] = generation;
+  return st;
+}
+
+}  // namespace cubelet::runtime

@@ -1,0 +1,133 @@
+// The kubelet's runtime manager ("kuberuntime") for one pod at a time: reads what the runtime
+// holds for a pod (sandboxes and containers, found by the io.kubernetes.pod.uid label),
+// brings it in line with the pod spec (sandbox, image pulls by policy, create/start, restart
+// policy with crash-loop back-off), stops it with a grace period, and computes the pod status
+// the apiserver should see.
+//
+// Thread-safety: calls for different pods may run concurrently; calls for one pod are
+// serialized by the pod workers. Internal back-off state is guarded by a mutex.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "kubelet/api/events.h"
+#include "kubelet/runtime/cri_client.h"
+#include "kubelet/runtime/pod_config.h"
+
+namespace cubelet::runtime {
+
+using nlohmann::json;
+
+// One container as the runtime reports it.
+struct ContainerRecord {
+  std::string id;
+  std::string name;
+  std::string sandboxId;
+  v1::ContainerState state = v1::CONTAINER_UNKNOWN;
+  int32_t restartCount = 0;  // the attempt number the kubelet gave it
+  int64_t createdAt = 0, startedAt = 0, finishedAt = 0;  // unix nanoseconds
+  int32_t exitCode = 0;
+  std::string reason, message;
+  std::string image, imageRef;
+  std::string hash;
+};
+
+struct SandboxRecord {
+  std::string id;
+  uint32_t attempt = 0;
+  bool ready = false;
+  int64_t createdAt = 0;
+  std::vector<std::string> ips;
+};
+
+// Everything the runtime holds for a pod, newest first.
+struct PodRuntimeState {
+  std::vector<SandboxRecord> sandboxes;
+  std::vector<ContainerRecord> containers;
+  const ContainerRecord* latest(const std::string& name) const {
+    for (const auto& c : containers)
+      if (c.name == name) return &c;
+    return nullptr;
+  }
+};
+
+// Why a container is not running, for its waiting state.
+struct Waiting {
+  std::string reason;
+  std::string message;
+};
+
+struct SyncOutcome {
+  std::map<std::string, Waiting> waiting;  // by container name
+  // The earliest moment a back-off ends: the pod should be synced again then.
+  std::optional<std::chrono::milliseconds> retryAfter;
+  absl::Status error;  // a failure worth a retry with back-off (the status is still written)
+};
+
+struct PodRuntimeOptions {
+  NodeSettings node;
+  // The pod's cgroup parent (container manager); empty: let the runtime decide.
+  std::function<std::string(const json& pod)> cgroupParent;
+  std::chrono::seconds backoffInitial{10};
+  std::chrono::seconds backoffMax{300};
+};
+
+class PodRuntime {
+ public:
+  PodRuntime(CriClient& cri, api::EventRecorder& events, PodRuntimeOptions opts);
+
+  absl::StatusOr<PodRuntimeState> state(const std::string& uid);
+  // All pod UIDs the runtime holds sandboxes or containers for.
+  absl::StatusOr<std::vector<std::string>> podUids();
+  // Per pod UID, a string that changes whenever one of its sandboxes or containers changes
+  // state (two list calls in all; the PLEG relist).
+  absl::StatusOr<std::map<std::string, std::string>> fingerprints();
+
+  SyncOutcome sync(const json& pod, const PodRuntimeState& state);
+  // Stops the pod's containers (grace period) and its sandboxes. OK when all are stopped.
+  absl::Status kill(const json& pod, int64_t gracePeriodSeconds);
+  // Removes a stopped pod's containers and sandboxes (after it left the apiserver).
+  absl::Status remove(const std::string& uid);
+
+  // The pod status for the apiserver. `previous` is the last status (for start time and
+  // condition transition times).
+  json buildStatus(const json& pod, const PodRuntimeState& state, const SyncOutcome& outcome, const json& previous,
+                   std::chrono::system_clock::time_point now) const;
+
+ private:
+  struct Backoff {
+    std::chrono::steady_clock::time_point until;
+    std::chrono::seconds period{0};
+    std::chrono::steady_clock::time_point lastUpdate;
+  };
+  // Returns the remaining back-off for `key`, or nullopt when free to go.
+  std::optional<std::chrono::milliseconds> backoffRemaining(const std::string& key);
+  void backoffNext(const std::string& key);
+
+  absl::StatusOr<std::string> ensureImage(const json& pod, const json& container, const SandboxConfig& sandbox,
+                                          Waiting* waiting, std::optional<std::chrono::milliseconds>* retry);
+  absl::Status startContainer(const json& pod, const json& container, const SandboxRecord& sandbox,
+                              const SandboxConfig& sandboxConfig, int32_t restartCount, Waiting* waiting,
+                              std::optional<std::chrono::milliseconds>* retry);
+  absl::Status killContainer(const json& pod, const ContainerRecord& c, int64_t grace, const std::string& why);
+  api::ObjectRef podRef(const json& pod, const std::string& container = "") const;
+
+  CriClient& cri_;
+  api::EventRecorder& events_;
+  PodRuntimeOptions opts_;
+  std::mutex mu_;
+  std::map<std::string, Backoff> backoff_;  // guarded by mu_
+};
+
+// The pod phase from its containers' statuses (upstream getPhase rules).
+std::string podPhase(const json& pod, const json& containerStatuses);
+
+}  // namespace cubelet::runtime

@@ -1,0 +1,207 @@
+"""Pods run end to end through CRI: status as the upstream kubelet reports it, restart
+policies, image errors, graceful deletion, and an agent restart that restarts nothing."""
+
+import time
+import uuid
+
+import pytest
+
+from conftest import (NODE_NAME, STATE, apply, cluster_up, component_pid, kubectl, kubectl_json, stop_component,
+                      wait_until)
+
+BUSYBOX = "localhost:5000/busybox:1.36"
+NS = "default"
+
+
+def pod_manifest(name, command, restart="Always", image=BUSYBOX, grace=None, pull=None):
+    container = {"name": "main", "image": image, "command": ["sh", "-c", command]}
+    if pull:
+        container["imagePullPolicy"] = pull
+    spec = {"containers": [container], "restartPolicy": restart, "automountServiceAccountToken": False,
+            "nodeName": NODE_NAME}
+    if grace is not None:
+        spec["terminationGracePeriodSeconds"] = grace
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": NS}, "spec": spec}
+
+
+def get_pod(name):
+    return kubectl_json("get", "pod", "-n", NS, name)
+
+
+def unique(prefix):
+    return f"{prefix}-{uuid.uuid4().hex[:6]}"
+
+
+def container_status(pod):
+    statuses = pod.get("status", {}).get("containerStatuses", [])
+    return statuses[0] if statuses else {}
+
+
+def phase_is(name, phase):
+    pod = get_pod(name)
+    return pod if pod.get("status", {}).get("phase") == phase else None
+
+
+def delete(name):
+    kubectl("delete", "pod", "-n", NS, name, "--wait=false", "--ignore-not-found", check=False)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def default_service_account():
+    # Pods are admitted once the controller-manager made the namespace's default service account.
+    wait_until("default service account", lambda: kubectl("get", "serviceaccount", "default", "-n", NS,
+                                                          check=False), timeout=60)
+
+
+def test_sleeping_pod_runs_with_full_status():
+    name = unique("sleeper")
+    apply(pod_manifest(name, "sleep 3600"))
+    try:
+        pod = wait_until("pod Running", lambda: phase_is(name, "Running"), timeout=90)
+        st = pod["status"]
+        assert st["hostIP"] == "10.99.0.2"
+        assert st["hostIPs"] == [{"ip": "10.99.0.2"}]
+        assert st["podIP"].startswith("10.244.0."), st["podIP"]
+        assert st["podIPs"][0]["ip"] == st["podIP"]
+        assert st["qosClass"] == "BestEffort"
+        assert st["startTime"]
+        conds = {c["type"]: c for c in st["conditions"]}
+        for ctype in ("PodReadyToStartContainers", "Initialized", "ContainersReady", "Ready", "PodScheduled"):
+            assert conds[ctype]["status"] == "True", (ctype, conds)
+        cs = container_status(pod)
+        assert cs["name"] == "main"
+        assert "running" in cs["state"] and cs["state"]["running"]["startedAt"]
+        assert cs["ready"] is True and cs["started"] is True
+        assert cs["restartCount"] == 0
+        assert cs["image"] == BUSYBOX
+        assert cs["imageID"]
+        assert cs["containerID"].startswith("containerd://")
+    finally:
+        delete(name)
+
+
+def test_exit_zero_with_never_succeeds():
+    name = unique("ok")
+    apply(pod_manifest(name, "exit 0", restart="Never"))
+    try:
+        pod = wait_until("pod Succeeded", lambda: phase_is(name, "Succeeded"), timeout=90)
+        term = container_status(pod)["state"]["terminated"]
+        assert term["exitCode"] == 0
+        assert term["reason"] == "Completed"
+        assert term["startedAt"] and term["finishedAt"]
+    finally:
+        delete(name)
+
+
+def test_exit_three_with_never_fails():
+    name = unique("fail")
+    apply(pod_manifest(name, "exit 3", restart="Never"))
+    try:
+        pod = wait_until("pod Failed", lambda: phase_is(name, "Failed"), timeout=90)
+        term = container_status(pod)["state"]["terminated"]
+        assert term["exitCode"] == 3
+        assert term["reason"] == "Error"
+        assert container_status(pod)["restartCount"] == 0
+    finally:
+        delete(name)
+
+
+def test_on_failure_restarts_only_on_failure():
+    ok, bad = unique("onfail-ok"), unique("onfail-bad")
+    apply(pod_manifest(ok, "exit 0", restart="OnFailure"))
+    apply(pod_manifest(bad, "exit 1", restart="OnFailure"))
+    try:
+        pod = wait_until("OnFailure pod with exit 0 Succeeded", lambda: phase_is(ok, "Succeeded"), timeout=90)
+        assert container_status(pod)["restartCount"] == 0
+        wait_until("OnFailure pod with exit 1 restarted", lambda: container_status(get_pod(bad)).get(
+            "restartCount", 0) >= 1, timeout=90)
+        assert get_pod(bad)["status"]["phase"] in ("Running", "Pending")
+    finally:
+        delete(ok)
+        delete(bad)
+
+
+def test_crash_loop_backs_off_with_last_state():
+    name = unique("crash")
+    apply(pod_manifest(name, "exit 1"))
+    try:
+        pod = get_pod(name)
+        uid = pod["metadata"]["uid"]
+        created = time.monotonic()
+        # The back-off is announced as an event with the upstream wording.
+        wait_until("BackOff event", lambda: [e for e in kubectl_json(
+            "get", "events", "-n", NS, "--field-selector", f"involvedObject.name={name},reason=BackOff")["items"]
+            if e["message"] == f"Back-off restarting failed container main in pod {name}_{NS}({uid})"], timeout=90)
+        cs = wait_until("second restart", lambda: (lambda cs: cs if cs.get("restartCount", 0) >= 2 else None)(
+            container_status(get_pod(name))), timeout=90)
+        assert cs["lastState"]["terminated"]["exitCode"] == 1
+        assert cs["ready"] is False
+        waiting = cs.get("state", {}).get("waiting")
+        if waiting:
+            assert waiting["reason"] == "CrashLoopBackOff"
+            assert waiting["message"].startswith("back-off ")
+        # Growing back-off (10s, 20s, 40s ...): without it, a container that exits at once
+        # would have restarted dozens of times by now.
+        time.sleep(max(0.0, 45 - (time.monotonic() - created)))
+        assert container_status(get_pod(name))["restartCount"] <= 4
+    finally:
+        delete(name)
+
+
+def test_missing_image_is_err_image_pull_then_back_off():
+    name = unique("noimage")
+    apply(pod_manifest(name, "true", image="localhost:5000/does-not-exist:1"))
+    try:
+        def reason():
+            w = container_status(get_pod(name)).get("state", {}).get("waiting", {})
+            return w.get("reason") if w.get("reason") in ("ErrImagePull", "ImagePullBackOff") else None
+        assert wait_until("image pull error", reason, timeout=90)
+        wait_until("ImagePullBackOff", lambda: reason() == "ImagePullBackOff", timeout=90)
+        assert get_pod(name)["status"]["phase"] == "Pending"
+    finally:
+        delete(name)
+
+
+def test_never_pull_with_absent_image():
+    name = unique("neverpull")
+    apply(pod_manifest(name, "true", image="localhost:5000/absent-never:1", pull="Never"))
+    try:
+        w = wait_until("ErrImageNeverPull", lambda: (lambda w: w if w.get("reason") == "ErrImageNeverPull" else None)(
+            container_status(get_pod(name)).get("state", {}).get("waiting", {})), timeout=90)
+        assert "Never" in w.get("message", "")
+    finally:
+        delete(name)
+
+
+def test_graceful_deletion_gives_the_grace_then_kills():
+    name = unique("graceful")
+    # Ignores SIGTERM, so only the SIGKILL after the grace period ends it.
+    apply(pod_manifest(name, "trap '' TERM; while true; do sleep 1; done", grace=5))
+    wait_until("pod Running", lambda: phase_is(name, "Running"), timeout=90)
+    start = time.monotonic()
+    kubectl("delete", "pod", "-n", NS, name, "--wait=true", "--timeout=90s", timeout=120)
+    took = time.monotonic() - start
+    assert took >= 4, f"the pod was gone after {took:.1f}s, before its 5s grace period"
+    assert kubectl("get", "pod", "-n", NS, name, "--ignore-not-found") == ""
+
+
+def test_agent_restart_restarts_nothing():
+    names = [unique("steady") for _ in range(3)]
+    for n in names:
+        apply(pod_manifest(n, "sleep 3600"))
+    try:
+        before = {}
+        for n in names:
+            pod = wait_until(f"{n} Running", lambda n=n: phase_is(n, "Running"), timeout=90)
+            before[n] = container_status(pod)["containerID"]
+        agent = open(STATE / "node-agent").read().strip()
+        stop_component(agent)
+        cluster_up()
+        time.sleep(5)  # give a wrongly restarting agent the time to do it
+        for n in names:
+            cs = container_status(wait_until(f"{n} Running", lambda n=n: phase_is(n, "Running"), timeout=60))
+            assert cs["containerID"] == before[n], n
+            assert cs["restartCount"] == 0, n
+    finally:
+        for n in names:
+            delete(n)

@@ -1,0 +1,131 @@
+// StatusManager against a fake apiserver: coalescing, change detection, UID preconditions,
+// and the final delete.
+#include "kubelet/pod/status_manager.h"
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <thread>
+
+namespace cubelet::pod {
+namespace {
+
+using namespace std::chrono_literals;
+
+class FakePods {
+ public:
+  FakePods() {
+    srv_.Patch(R"(/api/v1/namespaces/([^/]+)/pods/([^/]+)/status)", [this](const httplib::Request& req, httplib::Response& res) {
+      std::lock_guard<std::mutex> l(mu_);
+      EXPECT_EQ(req.get_header_value("Content-Type"), "application/strategic-merge-patch+json");
+      patches_.push_back(json::parse(req.body));
+      if (gone_) {
+        res.status = 404;
+        res.set_content(R"({"kind":"Status","reason":"NotFound","message":"pods \"p\" not found"})", "application/json");
+        return;
+      }
+      res.set_content(R"({"kind":"Pod"})", "application/json");
+    });
+    srv_.Delete(R"(/api/v1/namespaces/([^/]+)/pods/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+      std::lock_guard<std::mutex> l(mu_);
+      deletes_.push_back(json::parse(req.body));
+      res.set_content(R"({"kind":"Pod"})", "application/json");
+    });
+    port_ = srv_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { srv_.listen_after_bind(); });
+    while (!srv_.is_running()) std::this_thread::sleep_for(5ms);
+  }
+  ~FakePods() {
+    srv_.stop();
+    thread_.join();
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::vector<json> patches() {
+    std::lock_guard<std::mutex> l(mu_);
+    return patches_;
+  }
+  std::vector<json> deletes() {
+    std::lock_guard<std::mutex> l(mu_);
+    return deletes_;
+  }
+  bool gone_ = false;
+
+ private:
+  std::mutex mu_;
+  std::vector<json> patches_, deletes_;
+  httplib::Server srv_;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+json pod(const std::string& uid) {
+  return json{{"metadata", {{"name", "p"}, {"namespace", "ns"}, {"uid", uid}}}};
+}
+
+template <typename F>
+bool eventually(F f) {
+  for (int i = 0; i < 300; ++i) {
+    if (f()) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return f();
+}
+
+class StatusManagerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    config::RestConfig rc;
+    rc.server = fake_.url();
+    client_ = std::move(*api::Client::create(rc));
+    sm_ = std::make_unique<StatusManager>(*client_);
+  }
+  void startSender() {
+    thread_ = std::jthread([this](std::stop_token st) { sm_->run(st); });
+  }
+  FakePods fake_;
+  std::unique_ptr<api::Client> client_;
+  std::unique_ptr<StatusManager> sm_;
+  std::jthread thread_;
+};
+
+TEST_F(StatusManagerTest, CoalescesAndSendsOnlyChanges) {
+  sm_->setPodStatus(pod("u1"), {{"phase", "Pending"}});
+  sm_->setPodStatus(pod("u1"), {{"phase", "Running"}});  // replaces the unsent one
+  startSender();
+  ASSERT_TRUE(eventually([&] { return sm_->flushed() && fake_.patches().size() == 1; }));
+  auto p = fake_.patches()[0];
+  EXPECT_EQ(p, statusPatch("u1", {{"phase", "Running"}}));
+  EXPECT_EQ(p["metadata"]["uid"], "u1") << "the UID guards against a new pod with the same name";
+  sm_->setPodStatus(pod("u1"), {{"phase", "Running"}});  // unchanged: nothing sent
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(fake_.patches().size(), 1u);
+  sm_->setPodStatus(pod("u1"), {{"phase", "Succeeded"}});
+  ASSERT_TRUE(eventually([&] { return fake_.patches().size() == 2; }));
+  EXPECT_EQ(sm_->podStatus("u1").value()["phase"], "Succeeded");
+}
+
+TEST_F(StatusManagerTest, FinalDeleteWithGraceZeroAndUidPrecondition) {
+  startSender();
+  sm_->setPodStatus(pod("u2"), {{"phase", "Failed"}});
+  sm_->requestDeletion(pod("u2"));
+  ASSERT_TRUE(eventually([&] { return fake_.deletes().size() == 1; }));
+  auto d = fake_.deletes()[0];
+  EXPECT_EQ(d["gracePeriodSeconds"], 0);
+  EXPECT_EQ(d["preconditions"]["uid"], "u2");
+  ASSERT_EQ(fake_.patches().size(), 1u) << "the final status goes out before the delete";
+  sm_->requestDeletion(pod("u2"));
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(fake_.deletes().size(), 1u) << "deleted once";
+}
+
+TEST_F(StatusManagerTest, GonePodsAreDroppedNotRetried) {
+  fake_.gone_ = true;
+  startSender();
+  sm_->setPodStatus(pod("u3"), {{"phase", "Running"}});
+  ASSERT_TRUE(eventually([&] { return sm_->flushed() && fake_.patches().size() == 1; }));
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(fake_.patches().size(), 1u);
+}
+
+}  // namespace
+}  // namespace cubelet::pod
