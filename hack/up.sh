@@ -234,9 +234,35 @@ node_ready() {
 wait_for "node $NODE_NAME to be Ready" 120 node_ready
 
 log "cluster is up in $(($(date +%s) - START))s: node $NODE_NAME is Ready (agent: $AGENT)"
+
+# A demo pod: busybox serving its own hostname over HTTP on the pod network. Service
+# account tokens are volumes, which cubelet does not serve yet, so none is mounted.
+demo_running() {
+  [ "$(kubectl_admin get pod demo -n default -o jsonpath='{.status.phase}' 2>/dev/null)" = Running ]
+}
+if ! demo_running; then
+  wait_for "the default service account" 60 kubectl_admin get serviceaccount default -n default
+  kubectl_admin apply -f - >/dev/null <<EOF2
+apiVersion: v1
+kind: Pod
+metadata:
+  name: demo
+  namespace: default
+  labels: {app: demo}
+spec:
+  automountServiceAccountToken: false
+  containers:
+  - name: web
+    image: localhost:$REGISTRY_PORT/busybox:1.36
+    command: ["sh", "-c", "hostname > /tmp/index.html && exec httpd -f -p 8080 -h /tmp"]
+    ports: [{containerPort: 8080}]
+EOF2
+  wait_for "the demo pod to run" 90 demo_running
+fi
+log "demo pod: $(kubectl_admin get pod demo -n default -o jsonpath='{.metadata.name} {.status.phase} {.status.podIP}')"
 cat <<EOF2
 
-  kubectl:  hack/kubectl.sh get nodes -o wide
+  kubectl:  hack/kubectl.sh get nodes,pods -o wide
   logs:     $LOGS/<component>.log
   state:    $CUBELET_STATE
   stop:     hack/down.sh
