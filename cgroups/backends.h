@@ -29,6 +29,10 @@ bool wantsPids(const Resources& r);
 // The decimal value, or `unlimited` ("-1" on v1, "max" on v2 and for pids.max) for kUnlimited.
 std::string limitText(int64_t value, std::string_view unlimited);
 
+// Appliers whose files are the same in v1 and v2.
+absl::Status applyCpuset(const Files& files, const std::string& dir, const Resources& r);
+absl::Status applyPids(const Files& files, const std::string& dir, const Resources& r);
+
 // validate() plus: every controller the request needs is among `available`
 // (FailedPrecondition naming the controller and `where` otherwise).
 absl::Status checkRequest(const Resources& r, const std::vector<std::string>& available, std::string_view where);

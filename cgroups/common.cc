@@ -90,6 +90,16 @@ bool wantsHugetlb(const Resources& r) { return !r.hugetlbLimits.empty(); }
 bool wantsMemory(const Resources& r) { return r.memoryLimit.has_value(); }
 bool wantsPids(const Resources& r) { return r.pidsLimit.has_value(); }
 
+absl::Status applyCpuset(const Files& files, const std::string& dir, const Resources& r) {
+  if (r.cpusetCpus) RETURN_IF_ERROR(files.write(joinPath(dir, "cpuset.cpus"), *r.cpusetCpus));
+  if (r.cpusetMems) RETURN_IF_ERROR(files.write(joinPath(dir, "cpuset.mems"), *r.cpusetMems));
+  return absl::OkStatus();
+}
+
+absl::Status applyPids(const Files& files, const std::string& dir, const Resources& r) {
+  return files.write(joinPath(dir, "pids.max"), limitText(*r.pidsLimit, "max"));
+}
+
 std::string limitText(int64_t value, std::string_view unlimited) {
   return value == kUnlimited ? std::string(unlimited) : std::to_string(value);
 }

@@ -30,18 +30,8 @@ absl::Status applyCpu(const Files& files, const std::string& dir, const Resource
   return absl::OkStatus();
 }
 
-absl::Status applyCpuset(const Files& files, const std::string& dir, const Resources& r) {
-  if (r.cpusetCpus) RETURN_IF_ERROR(files.write(joinPath(dir, "cpuset.cpus"), *r.cpusetCpus));
-  if (r.cpusetMems) RETURN_IF_ERROR(files.write(joinPath(dir, "cpuset.mems"), *r.cpusetMems));
-  return absl::OkStatus();
-}
-
 absl::Status applyMemory(const Files& files, const std::string& dir, const Resources& r) {
   return files.write(joinPath(dir, "memory.max"), limitText(*r.memoryLimit, "max"));
-}
-
-absl::Status applyPids(const Files& files, const std::string& dir, const Resources& r) {
-  return files.write(joinPath(dir, "pids.max"), limitText(*r.pidsLimit, "max"));
 }
 
 absl::Status applyHugetlb(const Files& files, const std::string& dir, const Resources& r) {

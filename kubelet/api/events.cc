@@ -4,21 +4,13 @@
 
 #include "base/log.h"
 #include "kubelet/api/reflector.h"
+#include "kubelet/objects/timefmt.h"
 
 namespace cubelet::api {
 namespace {
 
 constexpr size_t kMaxQueue = 1000;
 constexpr auto kFoldWindow = std::chrono::minutes(10);
-
-std::string rfc3339(std::chrono::system_clock::time_point t) {
-  std::time_t secs = std::chrono::system_clock::to_time_t(t);
-  struct tm tm;
-  gmtime_r(&secs, &tm);
-  char buf[32];
-  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 std::string eventNamespace(const ObjectRef& ref) { return ref.ns.empty() ? "default" : ref.ns; }
 
@@ -35,7 +27,7 @@ json makeEvent(const ObjectRef& ref, const std::string& type, const std::string&
   if (!ref.ns.empty()) involved["namespace"] = ref.ns;
   if (!ref.uid.empty()) involved["uid"] = ref.uid;
   if (!ref.fieldPath.empty()) involved["fieldPath"] = ref.fieldPath;
-  std::string ts = rfc3339(now);
+  std::string ts = objects::formatTime(now);
   return json{{"apiVersion", "v1"},
               {"kind", "Event"},
               {"metadata", {{"name", ref.name + "." + suffix}, {"namespace", eventNamespace(ref)}}},
@@ -80,7 +72,7 @@ void EventRecorder::send(const Pending& p) {
   auto it = seen_.find(key);
   if (it != seen_.end() && now - it->second.last < kFoldWindow) {
     Seen& s = it->second;
-    json patch = {{"count", s.count + 1}, {"lastTimestamp", rfc3339(p.at)}};
+    json patch = {{"count", s.count + 1}, {"lastTimestamp", objects::formatTime(p.at)}};
     auto r = client_.patch("/api/v1/namespaces/" + s.ns + "/events/" + s.name, patch, PatchType::kMerge);
     if (r.ok()) {
       s.count++;

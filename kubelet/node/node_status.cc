@@ -7,6 +7,7 @@
 #include "base/status_macros.h"
 #include "kubelet/objects/json_access.h"
 #include "kubelet/objects/quantity.h"
+#include "kubelet/objects/timefmt.h"
 
 namespace cubelet::node {
 namespace {
@@ -312,24 +313,8 @@ json initialNode(const NodeFacts& f, const Reservations& r, const std::string& h
   return node;
 }
 
-std::string formatTime(Clock::time_point t) {
-  std::time_t secs = Clock::to_time_t(t);
-  struct tm tm;
-  gmtime_r(&secs, &tm);
-  char buf[32];
-  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
+std::string formatTime(Clock::time_point t) { return objects::formatTime(t); }
 
-std::string formatMicroTime(Clock::time_point t) {
-  std::time_t secs = Clock::to_time_t(t);
-  auto micros = std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count() % 1000000;
-  struct tm tm;
-  gmtime_r(&secs, &tm);
-  char buf[48];
-  size_t n = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  snprintf(buf + n, sizeof buf - n, ".%06lldZ", static_cast<long long>(micros));
-  return buf;
-}
+std::string formatMicroTime(Clock::time_point t) { return objects::formatMicroTime(t); }
 
 }  // namespace cubelet::node

@@ -18,11 +18,14 @@ void StatusManager::setPodStatus(const json& pod, const json& status) {
   e.ns = objects::str(pod, {"metadata", "namespace"});
   e.name = objects::str(pod, {"metadata", "name"});
   e.desired = status;
-  if (e.desired != e.sent && !queued_.count(uid)) {
-    dirty_.push_back(uid);
-    queued_.insert(uid);
-    cv_.notify_one();
-  }
+  if (e.desired != e.sent) markDirtyLocked(uid);
+}
+
+void StatusManager::markDirtyLocked(const std::string& uid) {
+  if (queued_.count(uid)) return;
+  dirty_.push_back(uid);
+  queued_.insert(uid);
+  cv_.notify_one();
 }
 
 std::optional<json> StatusManager::podStatus(const std::string& uid) const {
@@ -41,11 +44,7 @@ void StatusManager::requestDeletion(const json& pod) {
   e.name = objects::str(pod, {"metadata", "name"});
   if (e.deleteRequested) return;
   e.deleteRequested = true;
-  if (!queued_.count(uid)) {
-    dirty_.push_back(uid);
-    queued_.insert(uid);
-    cv_.notify_one();
-  }
+  markDirtyLocked(uid);
 }
 
 void StatusManager::removePod(const std::string& uid) {
@@ -103,10 +102,7 @@ void StatusManager::sendOne(const std::string& uid) {
   if (!ok) {
     // Retry later: re-queue behind the others.
     std::lock_guard<std::mutex> lock(mu_);
-    if (!queued_.count(uid)) {
-      dirty_.push_back(uid);
-      queued_.insert(uid);
-    }
+    markDirtyLocked(uid);
   }
 }
 

@@ -50,6 +50,7 @@ class StatusManager {
     bool deleted = false;
   };
   void sendOne(const std::string& uid);
+  void markDirtyLocked(const std::string& uid);  // requires mu_
 
   api::Client& client_;
   mutable std::mutex mu_;

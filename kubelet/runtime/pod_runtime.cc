@@ -8,6 +8,7 @@
 #include "base/log.h"
 #include "base/status_macros.h"
 #include "kubelet/objects/json_access.h"
+#include "kubelet/objects/timefmt.h"
 
 namespace cubelet::runtime {
 namespace {
@@ -19,19 +20,6 @@ constexpr char kRestartCountAnnotation[] = "io.kubernetes.container.restartCount
 constexpr char kHashAnnotation[] = "io.kubernetes.container.hash";
 constexpr int64_t kMinimumGracePeriod = 2;
 constexpr auto kBackoffResetAfterRunning = std::chrono::minutes(10);
-
-std::string rfc3339(int64_t unixNanos) {
-  std::time_t secs = static_cast<std::time_t>(unixNanos / 1000000000);
-  struct tm tm;
-  gmtime_r(&secs, &tm);
-  char buf[32];
-  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-std::string rfc3339(std::chrono::system_clock::time_point t) {
-  return rfc3339(std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count());
-}
 
 std::string podDesc(const json& pod) {
   return str(pod, {"metadata", "name"}) + "_" + str(pod, {"metadata", "namespace"}) + "(" +
@@ -65,8 +53,8 @@ int64_t nowNanos() {
 json terminatedState(const ContainerRecord& c) {
   json t = {{"exitCode", c.exitCode},
             {"reason", c.reason.empty() ? (c.exitCode == 0 ? "Completed" : "Error") : c.reason},
-            {"startedAt", c.startedAt ? json(rfc3339(c.startedAt)) : json(nullptr)},
-            {"finishedAt", c.finishedAt ? json(rfc3339(c.finishedAt)) : json(nullptr)},
+            {"startedAt", c.startedAt ? json(objects::formatTimeNanos(c.startedAt)) : json(nullptr)},
+            {"finishedAt", c.finishedAt ? json(objects::formatTimeNanos(c.finishedAt)) : json(nullptr)},
             {"containerID", "containerd://" + c.id}};
   if (!c.message.empty()) t["message"] = c.message;
   return t;
@@ -533,7 +521,7 @@ absl::Status PodRuntime::remove(const std::string& uid) {
 
 json PodRuntime::buildStatus(const json& pod, const PodRuntimeState& state, const SyncOutcome& outcome,
                              const json& previous, std::chrono::system_clock::time_point now) const {
-  const std::string ts = rfc3339(now);
+  const std::string ts = objects::formatTime(now);
   const SandboxRecord* sandbox = !state.sandboxes.empty() ? &state.sandboxes.front() : nullptr;
   json statuses = json::array();
   std::vector<std::string> notReady;
@@ -555,7 +543,7 @@ json PodRuntime::buildStatus(const json& pod, const PodRuntimeState& state, cons
         }
       }
       if (r->state == v1::CONTAINER_RUNNING) {
-        s["state"] = {{"running", {{"startedAt", rfc3339(r->startedAt ? r->startedAt : nowNanos())}}}};
+        s["state"] = {{"running", {{"startedAt", objects::formatTimeNanos(r->startedAt ? r->startedAt : nowNanos())}}}};
         s["ready"] = true;
         s["started"] = true;
       } else if (r->state == v1::CONTAINER_EXITED && waitingIt != outcome.waiting.end()) {
