@@ -85,7 +85,9 @@ EOF
     if registry_ping "127.0.0.1:$port" && _registry_pid_alive "$dir" >/dev/null; then
       return 0
     fi
-    if ! _registry_pid_alive "$dir" >/dev/null; then
+    # Gone or a zombie. (Not the cmdline check: right after the fork the child may not have
+    # exec'd docker-registry yet, and its cmdline is still the shell's.)
+    if ! kill -0 "$pid" 2>/dev/null || [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = Z ]; then
       _registry_err "docker-registry (pid $pid) exited; last lines of $dir/registry.log:"
       tail -n 20 "$dir/registry.log" >&2
       rm -f "$dir/registry.pid"
