@@ -207,7 +207,7 @@ AGENT_FLAGS=(
   --kubeconfig="$CONF/kubelet.conf" --config="$CONF/kubelet-config.yaml"
   --hostname-override="$NODE_NAME" --node-ip="$NODE_IP"
   --root-dir="$KUBELET_ROOT" --cert-dir="$KUBELET_ROOT/pki"
-  --node-labels=node.kubernetes.io/local-dev=true --v=2
+  --node-labels=node.kubernetes.io/local-dev=true --v=${CUBELET_V:-2}
 )
 other=upstream
 [ "$AGENT" = upstream ] && other=cubelet

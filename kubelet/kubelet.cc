@@ -33,6 +33,10 @@
 namespace cubelet {
 namespace {
 
+// Pod workers block in CRI calls, a kill for up to its grace period; enough threads that a
+// burst of stopping pods does not hold up starting ones.
+constexpr int kPodWorkerThreads = 16;
+
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
   return s;
@@ -128,7 +132,7 @@ class KubeletImpl : public Kubelet {
     status_ = std::make_unique<pod::StatusManager>(*client_);
     lifecycle_ = std::make_unique<pod::PodLifecycle>(pod::LifecycleOptions{nodeName_, kc.maxPods}, *podRuntime_,
                                                      *status_, pods_, events_);
-    workers_ = std::make_unique<pod::PodWorkers>(*lifecycle_, 4,
+    workers_ = std::make_unique<pod::PodWorkers>(*lifecycle_, kPodWorkerThreads,
                                                  std::chrono::duration_cast<std::chrono::milliseconds>(kc.syncFrequency));
     dispatcher_ = std::make_unique<pod::PodDispatcher>(pods_, *workers_);
   }

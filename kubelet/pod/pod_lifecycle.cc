@@ -62,11 +62,17 @@ SyncResult PodLifecycle::syncPod(const json& pod) {
     std::lock_guard<std::mutex> lock(mu_);
     admitted_.insert(uid);
   }
+  auto t0 = std::chrono::steady_clock::now();
   runtime::SyncOutcome outcome = rt_.sync(pod, *state);
+  auto t1 = std::chrono::steady_clock::now();
   auto after = rt_.state(uid);
   if (!after.ok()) return {after.status(), std::nullopt};
   json status = rt_.buildStatus(pod, *after, outcome, previous, std::chrono::system_clock::now());
   status_.setPodStatus(pod, status);
+  VLOG(2) << "synced pod " << str(pod, {"metadata", "namespace"}) << "/" << str(pod, {"metadata", "name"})
+          << ": runtime " << std::chrono::duration_cast<std::chrono::milliseconds>(t1 - t0).count() << "ms, status "
+          << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t1).count()
+          << "ms, phase " << str(status, {"phase"});
   if (terminalPhase(str(status, {"phase"}))) {
     // Terminal pods keep no running sandbox.
     auto st = rt_.kill(pod, 0);

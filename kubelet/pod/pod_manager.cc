@@ -71,6 +71,8 @@ void PodDispatcher::dispatch(const json& pod) {
   if (!objects::str(pod, {"metadata", "deletionTimestamp"}).empty()) {
     workers_.update(uid, PodWork{WorkType::kKill, pod, gracePeriod(pod)});
   } else {
+    VLOG(3) << "pod update " << objects::str(pod, {"metadata", "name"}) << " rv "
+            << objects::str(pod, {"metadata", "resourceVersion"});
     workers_.update(uid, PodWork{WorkType::kSync, pod, std::nullopt});
   }
 }

@@ -57,12 +57,12 @@ bool StatusManager::flushed() const {
   return dirty_.empty() && inFlight_ == 0;
 }
 
-void StatusManager::sendOne(const std::string& uid) {
+bool StatusManager::sendOne(const std::string& uid) {
   Entry e;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = pods_.find(uid);
-    if (it == pods_.end()) return;
+    if (it == pods_.end()) return true;
     e = it->second;
   }
   const std::string path = "/api/v1/namespaces/" + e.ns + "/pods/" + e.name;
@@ -104,6 +104,7 @@ void StatusManager::sendOne(const std::string& uid) {
     std::lock_guard<std::mutex> lock(mu_);
     markDirtyLocked(uid);
   }
+  return ok;
 }
 
 void StatusManager::run(std::stop_token stop) {
@@ -118,15 +119,15 @@ void StatusManager::run(std::stop_token stop) {
       queued_.erase(uid);
       ++inFlight_;
     }
-    sendOne(uid);
-    bool retry;
+    bool ok = sendOne(uid);
+    bool alone;
     {
       std::lock_guard<std::mutex> lock(mu_);
       --inFlight_;
-      retry = queued_.count(uid) > 0 && dirty_.size() == 1;
+      alone = dirty_.size() == 1;
     }
-    // A lone failing pod is retried after a pause instead of in a tight loop.
-    if (retry && !api::sleepFor(stop, std::chrono::seconds(1))) return;
+    // A failed send is retried after a pause when nothing else waits, not in a tight loop.
+    if (!ok && alone && !api::sleepFor(stop, std::chrono::seconds(1))) return;
   }
 }
 

@@ -49,7 +49,7 @@ class StatusManager {
     bool deleteRequested = false;
     bool deleted = false;
   };
-  void sendOne(const std::string& uid);
+  bool sendOne(const std::string& uid);  // false: failed, re-queued
   void markDirtyLocked(const std::string& uid);  // requires mu_
 
   api::Client& client_;
