@@ -1,5 +1,7 @@
 #include "cgroups/files.h"
 
+#include "base/status_macros.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -9,6 +11,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <functional>
 #include <memory>
 
 namespace cubelet::cgroups::internal {
@@ -47,6 +50,32 @@ struct DirCloser {
   void operator()(DIR* d) const { ::closedir(d); }
 };
 using DirPtr = std::unique_ptr<DIR, DirCloser>;
+
+// Calls fn(name, fullPath, st_mode file type) for every entry of `path` but . and ..;
+// the type comes from d_type, or lstat when the filesystem does not fill it in.
+absl::Status forEachEntry(const std::string& path,
+                          const std::function<void(std::string name, std::string full, mode_t type)>& fn) {
+  DirPtr dir(::opendir(path.c_str()));
+  if (!dir) return errnoStatus(errno, "cannot list ", path);
+  for (;;) {
+    errno = 0;
+    dirent* e = ::readdir(dir.get());
+    if (e == nullptr) {
+      if (errno != 0) return errnoStatus(errno, "cannot list ", path);
+      return absl::OkStatus();
+    }
+    std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    std::string full = joinPath(path, name);
+    mode_t type = e->d_type == DT_DIR ? S_IFDIR : e->d_type == DT_REG ? S_IFREG : 0;
+    if (e->d_type == DT_UNKNOWN) {
+      struct stat st;
+      if (::lstat(full.c_str(), &st) != 0) return errnoStatus(errno, "cannot stat ", full);
+      type = st.st_mode & S_IFMT;
+    }
+    fn(std::move(name), std::move(full), type);
+  }
+}
 
 // Closes an fd on scope exit unless released; close errors on the success path are checked
 // explicitly by the callers instead.
@@ -157,23 +186,10 @@ absl::StatusOr<bool> Files::makeDirectory(const std::string& path) const {
 
 absl::Status Files::removeDirectory(const std::string& path) const {
   if (plain_) {
-    DirPtr dir(::opendir(path.c_str()));
-    if (!dir) return errnoStatus(errno, "cannot list ", path);
     std::vector<std::string> files;
-    for (;;) {
-      errno = 0;
-      dirent* e = ::readdir(dir.get());
-      if (e == nullptr) {
-        if (errno != 0) return errnoStatus(errno, "cannot list ", path);
-        break;
-      }
-      std::string name = e->d_name;
-      if (name == "." || name == "..") continue;
-      struct stat st;
-      std::string full = joinPath(path, name);
-      if (::lstat(full.c_str(), &st) != 0) return errnoStatus(errno, "cannot stat ", full);
-      if (S_ISREG(st.st_mode)) files.push_back(std::move(full));
-    }
+    RETURN_IF_ERROR(forEachEntry(path, [&](std::string, std::string full, mode_t type) {
+      if (type == S_IFREG) files.push_back(std::move(full));
+    }));
     for (const auto& f : files) {
       if (::unlink(f.c_str()) != 0) return errnoStatus(errno, "cannot remove ", f);
     }
@@ -183,27 +199,10 @@ absl::Status Files::removeDirectory(const std::string& path) const {
 }
 
 absl::StatusOr<std::vector<std::string>> Files::subdirectories(const std::string& path) const {
-  DirPtr dir(::opendir(path.c_str()));
-  if (!dir) return errnoStatus(errno, "cannot list ", path);
   std::vector<std::string> out;
-  for (;;) {
-    errno = 0;
-    dirent* e = ::readdir(dir.get());
-    if (e == nullptr) {
-      if (errno != 0) return errnoStatus(errno, "cannot list ", path);
-      break;
-    }
-    std::string name = e->d_name;
-    if (name == "." || name == "..") continue;
-    bool isDir = e->d_type == DT_DIR;
-    if (e->d_type == DT_UNKNOWN) {
-      struct stat st;
-      std::string full = joinPath(path, name);
-      if (::lstat(full.c_str(), &st) != 0) return errnoStatus(errno, "cannot stat ", full);
-      isDir = S_ISDIR(st.st_mode);
-    }
-    if (isDir) out.push_back(std::move(name));
-  }
+  RETURN_IF_ERROR(forEachEntry(path, [&](std::string name, std::string, mode_t type) {
+    if (type == S_IFDIR) out.push_back(std::move(name));
+  }));
   std::sort(out.begin(), out.end());
   return out;
 }

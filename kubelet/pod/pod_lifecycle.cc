@@ -65,7 +65,8 @@ SyncResult PodLifecycle::syncPod(const json& pod) {
   auto t0 = std::chrono::steady_clock::now();
   runtime::SyncOutcome outcome = rt_.sync(pod, *state);
   auto t1 = std::chrono::steady_clock::now();
-  auto after = rt_.state(uid);
+  // Read the runtime again only when the sync changed it.
+  auto after = outcome.changed ? rt_.state(uid) : std::move(state);
   if (!after.ok()) return {after.status(), std::nullopt};
   json status = rt_.buildStatus(pod, *after, outcome, previous, std::chrono::system_clock::now());
   status_.setPodStatus(pod, status);

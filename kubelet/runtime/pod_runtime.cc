@@ -240,7 +240,7 @@ void PodRuntime::backoffNext(const std::string& key) {
   }
 }
 
-absl::StatusOr<std::string> PodRuntime::ensureImage(const json& pod, const json& container,
+absl::StatusOr<v1::Image> PodRuntime::ensureImage(const json& pod, const json& container,
                                                     const SandboxConfig& sandbox, Waiting* waiting,
                                                     std::optional<std::chrono::milliseconds>* retry) {
   const std::string image = str(container, {"image"});
@@ -258,7 +258,7 @@ absl::StatusOr<std::string> PodRuntime::ensureImage(const json& pod, const json&
     if (present) {
       events_.record(podRef(pod, name), "Normal", "Pulled",
                      "Container image \"" + image + "\" already present on machine and can be accessed by the pod");
-      return present->id();
+      return *present;
     }
     if (policy == "Never") {
       *waiting = {"ErrImageNeverPull",
@@ -290,25 +290,25 @@ absl::StatusOr<std::string> PodRuntime::ensureImage(const json& pod, const json&
   char took[32];
   snprintf(took, sizeof took, "%.3fs", secs);
   events_.record(podRef(pod, name), "Normal", "Pulled", "Successfully pulled image \"" + image + "\" in " + took);
-  return *ref;
+  v1::ImageSpec pulled;
+  pulled.set_image(*ref);
+  ASSIGN_OR_RETURN(auto img, cri_.imageStatus(pulled));
+  if (!img) return absl::NotFoundError("image \"" + image + "\" (" + *ref + ") vanished right after its pull");
+  return *img;
 }
 
 absl::Status PodRuntime::startContainer(const json& pod, const json& container, const SandboxRecord& sandbox,
                                         const SandboxConfig& sandboxConfig, int32_t restartCount, Waiting* waiting,
-                                        std::optional<std::chrono::milliseconds>* retry) {
+                                        std::optional<std::chrono::milliseconds>* retry, bool* created) {
   const std::string name = str(container, {"name"});
-  ASSIGN_OR_RETURN(std::string imageRef, ensureImage(pod, container, sandboxConfig, waiting, retry));
+  ASSIGN_OR_RETURN(v1::Image image, ensureImage(pod, container, sandboxConfig, waiting, retry));
   ContainerOptions co;
   co.restartCount = restartCount;
-  co.imageRef = imageRef;
+  co.imageRef = image.id();
   co.podIps = sandbox.ips;
   co.hostIps = opts_.node.nodeIps;
-  v1::ImageSpec spec;
-  spec.set_image(imageRef);
-  if (auto img = cri_.imageStatus(spec); img.ok() && *img) {
-    if ((*img)->has_uid()) co.imageUid = (*img)->uid().value();
-    co.imageUsername = (*img)->username();
-  }
+  if (image.has_uid()) co.imageUid = image.uid().value();
+  co.imageUsername = image.username();
   auto config = makeContainerConfig(pod, container, opts_.node, co);
   if (!config.ok()) {
     *waiting = {"CreateContainerConfigError", std::string(config.status().message())};
@@ -316,6 +316,7 @@ absl::Status PodRuntime::startContainer(const json& pod, const json& container, 
     return config.status();
   }
   auto id = cri_.createContainer(sandbox.id, *config, sandboxConfig.config);
+  *created = id.ok();
   if (!id.ok()) {
     *waiting = {"CreateContainerError", std::string(id.status().message())};
     events_.record(podRef(pod, name), "Warning", "Failed", "Error: " + waiting->message);
@@ -402,6 +403,7 @@ SyncOutcome PodRuntime::sync(const json& pod, const PodRuntimeState& state) {
     return out;
   }
   if (!current) {
+    out.changed = true;
     if (!state.sandboxes.empty()) {
       events_.record(podRef(pod), "Normal", "SandboxChanged", "Pod sandbox changed, it will be killed and re-created.");
       for (const auto& c : state.containers) {
@@ -438,6 +440,7 @@ SyncOutcome PodRuntime::sync(const json& pod, const PodRuntimeState& state) {
       if (r->state == v1::CONTAINER_RUNNING && inSandbox) continue;
       if (r->state == v1::CONTAINER_CREATED && inSandbox) {
         // Created but never started (e.g. we crashed in between): start it now.
+        out.changed = true;
         if (cri_.startContainer(r->id).ok()) continue;
       }
       if (r->state == v1::CONTAINER_EXITED || !inSandbox) {
@@ -465,7 +468,9 @@ SyncOutcome PodRuntime::sync(const json& pod, const PodRuntimeState& state) {
     }
     Waiting w;
     std::optional<std::chrono::milliseconds> retry;
-    auto st = startContainer(pod, c, *current, *sandboxConfig, restartCount, &w, &retry);
+    bool created = false;
+    auto st = startContainer(pod, c, *current, *sandboxConfig, restartCount, &w, &retry, &created);
+    out.changed = out.changed || created;
     if (!st.ok()) {
       out.waiting[name] = w.reason.empty() ? Waiting{"ContainerCreating", ""} : w;
       if (retry && (!out.retryAfter || *retry < *out.retryAfter)) out.retryAfter = *retry;

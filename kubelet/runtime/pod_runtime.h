@@ -70,6 +70,8 @@ struct SyncOutcome {
   // The earliest moment a back-off ends: the pod should be synced again then.
   std::optional<std::chrono::milliseconds> retryAfter;
   absl::Status error;  // a failure worth a retry with back-off (the status is still written)
+  // The sync changed something in the runtime: its state must be read again for the status.
+  bool changed = false;
 };
 
 struct PodRuntimeOptions {
@@ -112,11 +114,12 @@ class PodRuntime {
   std::optional<std::chrono::milliseconds> backoffRemaining(const std::string& key);
   void backoffNext(const std::string& key);
 
-  absl::StatusOr<std::string> ensureImage(const json& pod, const json& container, const SandboxConfig& sandbox,
+  // The image, present or pulled per the container's pull policy (one ImageStatus when present).
+  absl::StatusOr<v1::Image> ensureImage(const json& pod, const json& container, const SandboxConfig& sandbox,
                                           Waiting* waiting, std::optional<std::chrono::milliseconds>* retry);
   absl::Status startContainer(const json& pod, const json& container, const SandboxRecord& sandbox,
                               const SandboxConfig& sandboxConfig, int32_t restartCount, Waiting* waiting,
-                              std::optional<std::chrono::milliseconds>* retry);
+                              std::optional<std::chrono::milliseconds>* retry, bool* created);
   absl::Status killContainer(const json& pod, const ContainerRecord& c, int64_t grace, const std::string& why);
   api::ObjectRef podRef(const json& pod, const std::string& container = "") const;
 

@@ -80,27 +80,16 @@ def test_sleeping_pod_runs_with_full_status():
         delete(name)
 
 
-def test_exit_zero_with_never_succeeds():
-    name = unique("ok")
-    apply(pod_manifest(name, "exit 0", restart="Never"))
+@pytest.mark.parametrize("code,phase,reason", [(0, "Succeeded", "Completed"), (3, "Failed", "Error")])
+def test_exit_with_never_ends_the_pod(code, phase, reason):
+    name = unique(f"exit{code}")
+    apply(pod_manifest(name, f"exit {code}", restart="Never"))
     try:
-        pod = wait_until("pod Succeeded", lambda: phase_is(name, "Succeeded"), timeout=90)
+        pod = wait_until(f"pod {phase}", lambda: phase_is(name, phase), timeout=90)
         term = container_status(pod)["state"]["terminated"]
-        assert term["exitCode"] == 0
-        assert term["reason"] == "Completed"
+        assert term["exitCode"] == code
+        assert term["reason"] == reason
         assert term["startedAt"] and term["finishedAt"]
-    finally:
-        delete(name)
-
-
-def test_exit_three_with_never_fails():
-    name = unique("fail")
-    apply(pod_manifest(name, "exit 3", restart="Never"))
-    try:
-        pod = wait_until("pod Failed", lambda: phase_is(name, "Failed"), timeout=90)
-        term = container_status(pod)["state"]["terminated"]
-        assert term["exitCode"] == 3
-        assert term["reason"] == "Error"
         assert container_status(pod)["restartCount"] == 0
     finally:
         delete(name)
