@@ -150,6 +150,7 @@ clusterDomain: cluster.local
 staticPodPath: $CUBELET_STATE/manifests
 failSwapOn: false
 failCgroupV1: false
+maxPods: ${CUBELET_MAX_PODS:-110}
 # The clean machines this runs on often have little free disk: keep image GC and disk
 # eviction from reacting to the host's other tenants.
 evictionHard:

@@ -130,7 +130,7 @@ class KubeletImpl : public Kubelet {
     if (auto mi = node::readMachineInfo(); mi.ok()) ro.node.memoryCapacity = mi->memoryCapacityBytes;
     podRuntime_ = std::make_unique<runtime::PodRuntime>(*cri_, events_, std::move(ro));
     status_ = std::make_unique<pod::StatusManager>(*client_);
-    lifecycle_ = std::make_unique<pod::PodLifecycle>(pod::LifecycleOptions{nodeName_, kc.maxPods}, *podRuntime_,
+    lifecycle_ = std::make_unique<pod::PodLifecycle>(pod::LifecycleOptions{nodeName_, kc.maxPods, [this] { return agent_->node(); }}, *podRuntime_,
                                                      *status_, pods_, events_);
     workers_ = std::make_unique<pod::PodWorkers>(*lifecycle_, kPodWorkerThreads,
                                                  std::chrono::duration_cast<std::chrono::milliseconds>(kc.syncFrequency));

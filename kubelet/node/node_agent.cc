@@ -134,6 +134,11 @@ void NodeAgent::poke() {
   cv_.notify_all();
 }
 
+json NodeAgent::node() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return node_;
+}
+
 std::string NodeAgent::podCIDR() const {
   std::lock_guard<std::mutex> lock(mu_);
   return objects::str(node_, {"spec", "podCIDR"});

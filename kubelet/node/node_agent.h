@@ -56,6 +56,8 @@ class NodeAgent {
 
   // The node's podCIDR once the controller-manager assigned one ("" until then).
   std::string podCIDR() const;
+  // The newest Node object seen from the apiserver (empty before registration).
+  json node() const;
 
   // One status sync; exposed so start-up can post status right after registration.
   absl::Status syncStatus();

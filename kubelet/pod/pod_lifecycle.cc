@@ -13,30 +13,24 @@ bool terminalPhase(const std::string& phase) { return phase == "Succeeded" || ph
 
 }  // namespace
 
-absl::Status PodLifecycle::admit(const json& pod, std::string* reason, std::string* message) {
+std::optional<Rejection> PodLifecycle::admit(const json& pod) {
   const std::string uid = str(pod, {"metadata", "uid"});
+  AdmissionInput in;
+  in.nodeName = opts_.nodeName;
+  in.maxPods = opts_.maxPods;
+  if (opts_.node) in.node = opts_.node();
   std::lock_guard<std::mutex> lock(mu_);
-  if (admitted_.count(uid)) return absl::OkStatus();
-  // Pods the runtime already runs (after a restart) are admitted as they are.
-  std::string node = str(pod, {"spec", "nodeName"});
-  if (!node.empty() && node != opts_.nodeName) {
-    *reason = "NodeName";
-    *message = "Pod was rejected: Predicate NodeName failed";
-    return absl::FailedPreconditionError(*message);
-  }
-  size_t active = 0;
+  if (admitted_.count(uid)) return std::nullopt;
   for (const auto& p : manager_.all()) {
     std::string puid = str(p, {"metadata", "uid"});
-    if (puid != uid && admitted_.count(puid) && !terminalPhase(str(p, {"status", "phase"}))) ++active;
+    if (puid == uid || !admitted_.count(puid)) continue;
+    auto known = status_.podStatus(puid);
+    std::string phase = known ? str(*known, {"phase"}) : str(p, {"status", "phase"});
+    if (!terminalPhase(phase)) in.activePods.push_back(p);
   }
-  if (static_cast<int>(active) + 1 > opts_.maxPods) {
-    *reason = "OutOfpods";
-    *message = "Node didn't have enough resource: pods, requested: 1, used: " + std::to_string(active) +
-               ", capacity: " + std::to_string(opts_.maxPods);
-    return absl::ResourceExhaustedError(*message);
-  }
-  admitted_.insert(uid);
-  return absl::OkStatus();
+  auto rejection = admitPod(pod, in);
+  if (!rejection) admitted_.insert(uid);
+  return rejection;
 }
 
 SyncResult PodLifecycle::syncPod(const json& pod) {
@@ -50,11 +44,11 @@ SyncResult PodLifecycle::syncPod(const json& pod) {
   auto state = rt_.state(uid);
   if (!state.ok()) return {state.status(), std::nullopt};
   if (state->containers.empty() && state->sandboxes.empty()) {
-    std::string reason, message;
-    if (!admit(pod, &reason, &message).ok()) {
+    if (auto rejected = admit(pod)) {
       events_.record({"Pod", "v1", str(pod, {"metadata", "name"}), str(pod, {"metadata", "namespace"}), uid, ""},
-                     "Warning", reason, message);
-      json st = {{"phase", "Failed"}, {"reason", reason}, {"message", message}};
+                     "Warning", rejected->reason, rejected->message);
+      json st = {{"phase", "Failed"}, {"reason", rejected->reason}, {"message", "Pod was rejected: " + rejected->message}};
+      if (auto q = runtime::qosClass(pod); q.ok()) st["qosClass"] = std::string(runtime::qosClassName(*q));
       status_.setPodStatus(pod, st);
       return {absl::OkStatus(), std::nullopt};
     }

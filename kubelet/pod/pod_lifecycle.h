@@ -9,6 +9,7 @@
 #include <string>
 
 #include "kubelet/api/events.h"
+#include "kubelet/pod/admission.h"
 #include "kubelet/pod/pod_manager.h"
 #include "kubelet/pod/pod_workers.h"
 #include "kubelet/pod/status_manager.h"
@@ -19,6 +20,9 @@ namespace cubelet::pod {
 struct LifecycleOptions {
   std::string nodeName;
   int maxPods = 110;
+  // The Node object as last seen from the apiserver (for admission); may return an empty
+  // object while it is unknown.
+  std::function<json()> node;
 };
 
 class PodLifecycle : public PodSyncer {
@@ -39,8 +43,8 @@ class PodLifecycle : public PodSyncer {
   void housekeeping(PodWorkers& workers);
 
  private:
-  // Admission of a pod not seen before: the upstream reasons, or OK.
-  absl::Status admit(const json& pod, std::string* reason, std::string* message);
+  // Admission of a pod not seen before: nullopt, or the upstream reason and message.
+  std::optional<Rejection> admit(const json& pod);
 
   LifecycleOptions opts_;
   runtime::PodRuntime& rt_;

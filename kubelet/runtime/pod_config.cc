@@ -153,6 +153,16 @@ absl::StatusOr<QosClass> computeQosClass(const nlohmann::json& pod) {
   return podres::computeQos(p);
 }
 
+absl::StatusOr<ResourceList> podAdmissionRequests(const nlohmann::json& pod) {
+  ASSIGN_OR_RETURN(Pod p, loadPod(pod));
+  return podres::podRequestsWithOverhead(p);
+}
+
+absl::StatusOr<PodCgroupConfig> podCgroupConfig(const nlohmann::json& pod, const NodeSettings& node) {
+  ASSIGN_OR_RETURN(Pod p, loadPod(pod));
+  return podres::podCgroupConfig(p, node);
+}
+
 std::string podLogDirectory(std::string_view podLogsDir, std::string_view ns, std::string_view name,
                             std::string_view uid) {
   return podsec::joinPath(podLogsDir, podstr::cat(ns, "_", name, "_", uid));

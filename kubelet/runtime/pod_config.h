@@ -241,6 +241,32 @@ absl::Status verifyRunAsNonRoot(const nlohmann::json& pod, const nlohmann::json&
 // upstream kubelet to Cubelet keeps its running containers.
 absl::StatusOr<uint64_t> containerHash(const nlohmann::json& container);
 
+// ----------------------------------------------------------------------------------------
+// Pod-level resources: admission and the pod cgroup.
+
+// What the pod asks of the node for admission (resource.PodRequests): the sum over regular
+// containers and sidecars, at least any init container's peak, pod-level requests where
+// set, plus spec.overhead.
+absl::StatusOr<ResourceList> podAdmissionRequests(const nlohmann::json& pod);
+
+// The pod cgroup's settings (cm.ResourceConfigForPod with CFS quota enforcement as
+// `node.cpuCfsQuota` says). Guaranteed pods get shares, quota and a memory limit;
+// Burstable pods shares, plus quota / memory limit only when every container declares a
+// cpu / memory limit (or the pod-level limit is set); BestEffort pods only the minimum
+// shares (2). Overhead is included.
+struct PodCgroupConfig {
+  QosClass qos = QosClass::kBestEffort;
+  uint64_t cpuShares = 2;
+  std::optional<int64_t> cpuQuotaUs;  // -1: unlimited
+  std::optional<uint64_t> cpuPeriodUs;
+  std::optional<int64_t> memoryLimitBytes;
+  // Hugepage size as the kernel names it ("2MB", "1GB") -> bytes, from hugepages-* requests.
+  std::map<std::string, int64_t> hugepageLimits;
+  // The pod's cpu request in millicores (the Burstable QoS cgroup's shares are their sum).
+  int64_t cpuRequestMilli = 0;
+};
+absl::StatusOr<PodCgroupConfig> podCgroupConfig(const nlohmann::json& pod, const NodeSettings& node);
+
 // <podLogsDir>/<namespace>_<name>_<uid>
 std::string podLogDirectory(std::string_view podLogsDir, std::string_view ns, std::string_view name,
                             std::string_view uid);

@@ -368,4 +368,54 @@ absl::StatusOr<::runtime::v1::LinuxContainerResources> containerResources(const 
   return r;
 }
 
+ResourceList podRequestsWithOverhead(const Pod& pod) {
+  ResourceList r = podRequests(pod);
+  if (pod.overhead) addInto(r, *pod.overhead);
+  return r;
+}
+
+PodCgroupConfig podCgroupConfig(const Pod& pod, const NodeSettings& node) {
+  PodCgroupConfig out;
+  out.qos = podQos(pod);
+  const ResourceList requests = podRequestsWithOverhead(pod);
+  ResourceList limits = podLimits(pod);
+  if (pod.overhead) addInto(limits, *pod.overhead);
+  // Quota and a memory limit only bind when every container declares them (an undeclared
+  // limit is unbounded), unless the pod-level limit covers them all.
+  bool cpuLimited = true, memoryLimited = true;
+  for (const auto* list : {&pod.initContainers, &pod.containers}) {
+    for (const Container& c : *list) {
+      if (amount(c.resources.limits, "cpu").isZero()) cpuLimited = false;
+      if (amount(c.resources.limits, "memory").isZero()) memoryLimited = false;
+    }
+  }
+  if (podLevelResourcesSet(pod)) {
+    if (!amount(pod.resources->limits, "cpu").isZero()) cpuLimited = true;
+    if (!amount(pod.resources->limits, "memory").isZero()) memoryLimited = true;
+  }
+  out.cpuRequestMilli = amount(requests, "cpu").milliValue();
+  const int64_t quota = node.cpuCfsQuota ? milliCpuToQuota(amount(limits, "cpu").milliValue(), kQuotaPeriod) : -1;
+  const int64_t memory = amount(limits, "memory").value();
+  std::map<std::string, uint64_t> hugepages;
+  readHugePageLimits(hugepages, requests);
+  for (const auto& [size, bytes] : hugepages) out.hugepageLimits[size] = static_cast<int64_t>(bytes);
+  switch (out.qos) {
+    case QosClass::kGuaranteed:
+      cpuLimited = memoryLimited = true;
+      [[fallthrough]];
+    case QosClass::kBurstable:
+      out.cpuShares = static_cast<uint64_t>(milliCpuToShares(out.cpuRequestMilli));
+      if (cpuLimited) {
+        out.cpuQuotaUs = quota;
+        out.cpuPeriodUs = kQuotaPeriod;
+      }
+      if (memoryLimited) out.memoryLimitBytes = memory;
+      break;
+    case QosClass::kBestEffort:
+      out.cpuShares = kMinShares;
+      break;
+  }
+  return out;
+}
+
 }  // namespace cubelet::runtime::podres

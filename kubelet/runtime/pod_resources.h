@@ -34,6 +34,11 @@ ResourceList aggregateContainerLimits(const podspec::Pod& pod);
 ResourceList podRequests(const podspec::Pod& pod);
 ResourceList podLimits(const podspec::Pod& pod);
 
+// podRequests plus spec.overhead (resource.PodRequests as admission uses it).
+ResourceList podRequestsWithOverhead(const podspec::Pod& pod);
+// cm.ResourceConfigForPod.
+PodCgroupConfig podCgroupConfig(const podspec::Pod& pod, const NodeSettings& node);
+
 // cm.MilliCPUToShares / cm.MilliCPUToQuota.
 int64_t milliCpuToShares(int64_t milliCpu);
 int64_t milliCpuToQuota(int64_t milliCpu, int64_t period);

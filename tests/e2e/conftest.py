@@ -105,10 +105,11 @@ def stop_component(name, sig=signal.SIGTERM, timeout=30):
         raise AssertionError(f"{name} (pid {pid}) did not stop within {timeout}s")
 
 
-def cluster_up():
-    """Starts whatever component is missing, with the same node agent as before."""
+def cluster_up(env=None):
+    """Starts whatever component is missing, with the same node agent as before. `env` adds
+    variables hack/up.sh reads (CUBELET_MAX_PODS ...)."""
     p = subprocess.run([str(HACK / "up.sh"), f"--node-agent={node_agent()}", "--skip-deps"],
-                       capture_output=True, text=True, timeout=300)
+                       capture_output=True, text=True, timeout=300, env={**os.environ, **(env or {})})
     assert p.returncode == 0, f"hack/up.sh failed: {p.stdout[-2000:]}\n{p.stderr[-2000:]}"
 
 

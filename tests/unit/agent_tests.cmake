@@ -10,6 +10,7 @@ set(_agent_tests
   node_status_test:kubelet_node
   pod_config_test:kubelet_podconfig
   pod_workers_test:kubelet_pod
+  admission_test:kubelet_pod
   status_manager_test:kubelet_pod
 )
 foreach(_entry IN LISTS _agent_tests)

@@ -1,0 +1,143 @@
+#include "kubelet/pod/admission.h"
+
+#include <gtest/gtest.h>
+
+namespace cubelet::pod {
+namespace {
+
+using nlohmann::json;
+
+json node() {
+  return json::parse(R"({"metadata": {"name": "n1", "labels": {"kubernetes.io/os": "linux", "zone": "a", "gen": "5"}},
+                         "status": {"allocatable": {"cpu": "2", "memory": "4Gi", "pods": "3",
+                                                    "ephemeral-storage": "10Gi"}}})");
+}
+
+json pod(const std::string& name, const json& requests = json::object()) {
+  json c = {{"name", "c"}, {"image", "busybox"}};
+  if (!requests.empty()) c["resources"] = {{"requests", requests}};
+  return {{"metadata", {{"name", name}, {"namespace", "default"}, {"uid", name + "-uid"}}},
+          {"spec", {{"nodeName", "n1"}, {"containers", json::array({c})}}}};
+}
+
+AdmissionInput input(std::vector<json> active = {}) {
+  AdmissionInput in;
+  in.nodeName = "n1";
+  in.node = node();
+  in.activePods = std::move(active);
+  return in;
+}
+
+TEST(Admission, AdmitsAPodThatFits) { EXPECT_FALSE(admitPod(pod("a", {{"cpu", "500m"}}), input())); }
+
+TEST(Admission, PodCountUsesAllocatablePods) {
+  auto r = admitPod(pod("d"), input({pod("a"), pod("b"), pod("c")}));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->reason, "OutOfpods");
+  EXPECT_EQ(r->message, "Node didn't have enough resource: pods, requested: 1, used: 3, capacity: 3");
+}
+
+TEST(Admission, PodCountFallsBackToMaxPodsWithoutNode) {
+  AdmissionInput in;
+  in.nodeName = "n1";
+  in.maxPods = 1;
+  in.activePods = {pod("a")};
+  auto r = admitPod(pod("b"), in);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->reason, "OutOfpods");
+}
+
+TEST(Admission, CpuInMillicoresCountsOtherPods) {
+  auto r = admitPod(pod("b", {{"cpu", "1500m"}}), input({pod("a", {{"cpu", "1"}})}));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->reason, "OutOfcpu");
+  EXPECT_EQ(r->message, "Node didn't have enough resource: cpu, requested: 1500, used: 1000, capacity: 2000");
+}
+
+TEST(Admission, MemoryInBytes) {
+  auto r = admitPod(pod("b", {{"memory", "5Gi"}}), input());
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->reason, "OutOfmemory");
+  EXPECT_EQ(r->message, "Node didn't have enough resource: memory, requested: 5368709120, used: 0, capacity: 4294967296");
+}
+
+TEST(Admission, OverheadCounts) {
+  json p = pod("b", {{"cpu", "1900m"}});
+  p["spec"]["overhead"] = {{"cpu", "200m"}};
+  auto r = admitPod(p, input());
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->reason, "OutOfcpu");
+}
+
+TEST(Admission, UnadvertisedExtendedResourceIsLeftAlone) {
+  EXPECT_FALSE(admitPod(pod("b", {{"example.com/gpu", "1"}}), input()));
+}
+
+TEST(Admission, NodeSelectorAndAffinity) {
+  json p = pod("b");
+  p["spec"]["nodeSelector"] = {{"zone", "a"}};
+  EXPECT_FALSE(admitPod(p, input()));
+  p["spec"]["nodeSelector"] = {{"zone", "b"}};
+  auto r = admitPod(p, input());
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->reason, "NodeAffinity");
+  EXPECT_EQ(r->message, "Predicate NodeAffinity failed");
+
+  json q = pod("c");
+  q["spec"]["affinity"] = json::parse(R"({"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+      "nodeSelectorTerms": [{"matchExpressions": [{"key": "zone", "operator": "In", "values": ["x"]}]},
+                            {"matchExpressions": [{"key": "gen", "operator": "Gt", "values": ["4"]},
+                                                  {"key": "missing", "operator": "DoesNotExist"}]}]}}})");
+  EXPECT_FALSE(admitPod(q, input()));
+  q["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"] =
+      json::parse(R"([{"matchFields": [{"key": "metadata.name", "operator": "NotIn", "values": ["n1"]}]}])");
+  ASSERT_TRUE(admitPod(q, input()));
+  // An empty term list, a malformed term or an unknown operator matches no node.
+  q["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"] =
+      json::parse(R"([{}, "junk", {"matchExpressions": [{"key": "zone", "operator": "Like"}]}])");
+  ASSERT_TRUE(admitPod(q, input()));
+}
+
+TEST(Admission, NodeNameMismatch) {
+  json p = pod("b");
+  p["spec"]["nodeName"] = "other";
+  auto r = admitPod(p, input());
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->reason, "NodeName");
+}
+
+TEST(Admission, HostPortConflicts) {
+  json a = pod("a");
+  a["spec"]["containers"][0]["ports"] = json::parse(R"([{"containerPort": 80, "hostPort": 8080}])");
+  json b = pod("b");
+  b["spec"]["containers"][0]["ports"] = json::parse(R"([{"containerPort": 80, "hostPort": 8080, "hostIP": "10.0.0.1"}])");
+  auto r = admitPod(b, input({a}));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->reason, "NodePorts");
+  b["spec"]["containers"][0]["ports"][0]["protocol"] = "UDP";
+  EXPECT_FALSE(admitPod(b, input({a})));
+}
+
+TEST(Admission, OperatingSystem) {
+  json p = pod("b");
+  p["spec"]["os"] = {{"name", "windows"}};
+  auto r = admitPod(p, input());
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->reason, "PodOSNotSupported");
+  json q = pod("c");
+  q["metadata"]["labels"] = {{"kubernetes.io/os", "windows"}};
+  r = admitPod(q, input());
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->reason, "PodOSSelectorNodeLabelDoesNotMatch");
+}
+
+TEST(Admission, MalformedPodsNeverThrow) {
+  for (const char* text : {R"({})", R"({"spec": 3})", R"({"spec": {"containers": "x", "nodeSelector": [1]}})",
+                           R"({"spec": {"containers": [{"resources": {"requests": {"cpu": "lots"}}}]}})",
+                           R"({"spec": {"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": 5}}}})"}) {
+    EXPECT_NO_THROW(admitPod(json::parse(text), input({json::parse(text)}))) << text;
+  }
+}
+
+}  // namespace
+}  // namespace cubelet::pod
