@@ -69,6 +69,12 @@ class V1Manager final : public Manager {
     // runc puts containers into the unified tree as well in hybrid mode; keep the tree whole
     // there too.
     if (!layout_.unified.empty()) hierarchies_.push_back(layout_.unified);
+    // runc also joins the hierarchies it does not configure (devices, name=systemd ...), so a
+    // cgroup it used exists there too: removal covers every mounted hierarchy.
+    removeFrom_ = hierarchies_;
+    for (const auto& [controller, mount] : layout_.v1) {
+      if (std::find(removeFrom_.begin(), removeFrom_.end(), mount) == removeFrom_.end()) removeFrom_.push_back(mount);
+    }
   }
 
   Mode mode() const override { return layout_.mode; }
@@ -96,7 +102,7 @@ class V1Manager final : public Manager {
 
   absl::Status destroy(std::string_view path) override {
     ASSIGN_OR_RETURN(std::string rel, normalizeCgroupPath(path, false));
-    return removeCgroup(files_, hierarchies_, rel);
+    return removeCgroup(files_, removeFrom_, rel);
   }
 
   absl::StatusOr<std::vector<pid_t>> pids(std::string_view path, Walk walk) const override {
@@ -198,6 +204,7 @@ class V1Manager final : public Manager {
   const Layout layout_;
   const Files files_;
   std::vector<std::string> controllers_;  // managed controllers that are mounted, sorted
+  std::vector<std::string> removeFrom_;   // every mounted hierarchy
   std::vector<std::string> hierarchies_;  // their distinct mount points, then the unified one
 };
 

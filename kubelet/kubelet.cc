@@ -13,6 +13,10 @@
 
 #include "base/log.h"
 #include "base/status_macros.h"
+#include "cgroups/cgroups.h"
+#include "kubelet/cm/pod_cgroups.h"
+#include "kubelet/objects/json_access.h"
+#include "kubelet/objects/quantity.h"
 #include "kubelet/api/client.h"
 #include "kubelet/api/events.h"
 #include "kubelet/api/reflector.h"
@@ -87,13 +91,26 @@ int64_t memoryAvailableBytes() {
   return -1;
 }
 
+// Capacity minus systemReserved and kubeReserved of `resource` (validated at start-up).
+int64_t minusReserved(const config::KubeletConfiguration& kc, const std::string& resource, int64_t capacity,
+                      bool milli) {
+  for (const auto* m : {&kc.systemReserved, &kc.kubeReserved}) {
+    auto it = m->find(resource);
+    if (it == m->end()) continue;
+    auto q = objects::Quantity::parse(it->second);
+    if (q.ok()) capacity -= milli ? q->milliValue() : q->value();
+  }
+  return std::max<int64_t>(capacity, 0);
+}
+
 class KubeletImpl : public Kubelet {
  public:
   KubeletImpl(const config::Config& cfg, std::unique_ptr<api::Client> client, std::unique_ptr<runtime::CriClient> cri,
-              std::string nodeName, std::string host, std::string nodeIP)
+              cgroups::ManagerPtr cgroupManager, std::string nodeName, std::string host, std::string nodeIP)
       : cfg_(cfg),
         client_(std::move(client)),
         cri_(std::move(cri)),
+        cgroupManager_(std::move(cgroupManager)),
         health_(*cri_),
         events_(*client_, "kubelet", nodeName, cfg.kubelet.eventRecordQPS, cfg.kubelet.eventBurst),
         nodeName_(std::move(nodeName)),
@@ -127,10 +144,25 @@ class KubeletImpl : public Kubelet {
       ss << in.rdbuf();
       ro.node.resolvConf = ss.str();
     }
-    if (auto mi = node::readMachineInfo(); mi.ok()) ro.node.memoryCapacity = mi->memoryCapacityBytes;
+    auto mi = node::readMachineInfo();
+    if (mi.ok()) ro.node.memoryCapacity = mi->memoryCapacityBytes;
+    if (cgroupManager_) {
+      cm::PodCgroupsOptions co;
+      co.cgroupRoot = kc.cgroupRoot;
+      if (mi.ok()) {
+        co.allocatableMilliCpu = minusReserved(kc, "cpu", int64_t{mi->numCPUs} * 1000, true);
+        co.allocatableMemoryBytes = minusReserved(kc, "memory", mi->memoryCapacityBytes, false);
+      }
+      ro.node.cgroupV2 = cgroupManager_->mode() == cgroups::Mode::kV2;
+      podCgroups_ = std::make_unique<cm::PodCgroups>(*cgroupManager_, std::move(co));
+      ro.cgroupParent = [this, node = ro.node](const nlohmann::json& pod) -> absl::StatusOr<std::string> {
+        ASSIGN_OR_RETURN(auto config, runtime::podCgroupConfig(pod, node));
+        return podCgroups_->ensurePod(objects::str(pod, {"metadata", "uid"}), config);
+      };
+    }
     podRuntime_ = std::make_unique<runtime::PodRuntime>(*cri_, events_, std::move(ro));
     status_ = std::make_unique<pod::StatusManager>(*client_);
-    lifecycle_ = std::make_unique<pod::PodLifecycle>(pod::LifecycleOptions{nodeName_, kc.maxPods, [this] { return agent_->node(); }}, *podRuntime_,
+    lifecycle_ = std::make_unique<pod::PodLifecycle>(pod::LifecycleOptions{nodeName_, kc.maxPods, [this] { return agent_->node(); }, podCgroups_.get()}, *podRuntime_,
                                                      *status_, pods_, events_);
     workers_ = std::make_unique<pod::PodWorkers>(*lifecycle_, kPodWorkerThreads,
                                                  std::chrono::duration_cast<std::chrono::milliseconds>(kc.syncFrequency));
@@ -145,6 +177,12 @@ class KubeletImpl : public Kubelet {
     }
     LOG_INFO << "cubelet " << kKubeVersion << " starting: node " << nodeName_ << ", address " << nodeIP_
              << ", apiserver " << client_->server() << ", runtime " << kc.containerRuntimeEndpoint;
+    if (podCgroups_) {
+      if (auto st = podCgroups_->init(); !st.ok()) {
+        LOG_ERROR << "Failed to start ContainerManager: " << st.message();
+        return 1;
+      }
+    }
     // First runtime check before registering, so the first status is as true as it can be.
     health_.check();
     std::jthread runtimeThread([this](std::stop_token st) { runtimeLoop(st); });
@@ -235,6 +273,8 @@ class KubeletImpl : public Kubelet {
   const config::Config cfg_;
   std::unique_ptr<api::Client> client_;
   std::unique_ptr<runtime::CriClient> cri_;
+  cgroups::ManagerPtr cgroupManager_;  // null without cgroupsPerQOS
+  std::unique_ptr<cm::PodCgroups> podCgroups_;
   runtime::RuntimeHealth health_;
   api::EventRecorder events_;
   std::string nodeName_, hostname_, nodeIP_;
@@ -277,8 +317,18 @@ absl::StatusOr<std::unique_ptr<Kubelet>> Kubelet::create(const config::Config& c
   ASSIGN_OR_RETURN(auto cri, runtime::CriClient::connect(
                                  cfg.kubelet.containerRuntimeEndpoint,
                                  std::chrono::duration_cast<std::chrono::milliseconds>(cfg.kubelet.runtimeRequestTimeout)));
-  return std::unique_ptr<Kubelet>(
-      new KubeletImpl(cfg, std::move(client), std::move(cri), nodeName, hostnameValue, nodeIP));
+  cgroups::ManagerPtr cgroupManager;
+  if (cfg.kubelet.cgroupsPerQOS) {
+    auto driver = cgroups::parseDriver(cfg.kubelet.cgroupDriver);
+    if (!driver.ok()) return annotate(driver.status(), "kubelet configuration: cgroupDriver");
+    cgroups::Options co;
+    co.driver = *driver;
+    auto manager = cgroups::createManager(co);
+    if (!manager.ok()) return annotate(manager.status(), "cgroupsPerQOS needs the pod cgroup tree");
+    cgroupManager = std::move(*manager);
+  }
+  return std::unique_ptr<Kubelet>(new KubeletImpl(cfg, std::move(client), std::move(cri), std::move(cgroupManager),
+                                                  nodeName, hostnameValue, nodeIP));
 }
 
 }  // namespace cubelet

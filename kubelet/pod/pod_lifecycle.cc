@@ -108,6 +108,7 @@ void PodLifecycle::housekeeping(PodWorkers& workers) {
   }
   std::set<std::string> known;
   for (const auto& u : workers.knownPods()) known.insert(u);
+  std::set<std::string> inRuntime(uids->begin(), uids->end());
   for (const auto& uid : *uids) {
     if (manager_.get(uid)) continue;
     if (known.count(uid) && !workers.isKilled(uid)) continue;  // still being stopped
@@ -116,9 +117,21 @@ void PodLifecycle::housekeeping(PodWorkers& workers) {
     if (rt_.kill(orphan, 0).ok()) {
       auto st = rt_.remove(uid);
       if (st.ok()) {
+        inRuntime.erase(uid);
         LOG_INFO << "removed runtime state of pod " << uid << " that is no longer wanted";
       } else {
         LOG_WARNING << "could not remove pod " << uid << ": " << st.message();
+      }
+    }
+  }
+  if (opts_.podCgroups) {
+    // Pod cgroups outlive their pods only until nothing runs in them any more.
+    auto cgroupUids = opts_.podCgroups->podUids();
+    for (const auto& uid : cgroupUids.ok() ? *cgroupUids : std::vector<std::string>{}) {
+      if (manager_.get(uid) || inRuntime.count(uid) || (known.count(uid) && !workers.isKilled(uid))) continue;
+      auto st = opts_.podCgroups->removePod(uid);
+      if (!st.ok()) {
+        VLOG(2) << "pod cgroup of " << uid << " stays: " << st.message();
       }
     }
   }

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "kubelet/api/events.h"
+#include "kubelet/cm/pod_cgroups.h"
 #include "kubelet/pod/admission.h"
 #include "kubelet/pod/pod_manager.h"
 #include "kubelet/pod/pod_workers.h"
@@ -23,6 +24,9 @@ struct LifecycleOptions {
   // The Node object as last seen from the apiserver (for admission); may return an empty
   // object while it is unknown.
   std::function<json()> node;
+  // The pod cgroup tree, when the kubelet manages one (cgroupsPerQOS): housekeeping removes
+  // the cgroups of pods that are gone.
+  cm::PodCgroups* podCgroups = nullptr;
 };
 
 class PodLifecycle : public PodSyncer {

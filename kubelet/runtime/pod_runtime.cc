@@ -393,7 +393,17 @@ SyncOutcome PodRuntime::sync(const json& pod, const PodRuntimeState& state) {
   }
   SandboxOptions so;
   so.attempt = attempt;
-  if (opts_.cgroupParent) so.cgroupParent = opts_.cgroupParent(pod);
+  if (opts_.cgroupParent) {
+    auto parent = opts_.cgroupParent(pod);
+    if (!parent.ok()) {
+      waitAll("ContainerCreating", "");
+      out.error = absl::Status(parent.status().code(), "failed to ensure that the pod " + podDesc(pod) +
+                                                           " cgroups exist and are correctly applied: " +
+                                                           std::string(parent.status().message()));
+      return out;
+    }
+    so.cgroupParent = *parent;
+  }
   auto sandboxConfig = makeSandboxConfig(pod, opts_.node, so);
   if (!sandboxConfig.ok()) {
     std::string msg = "Failed to create pod sandbox: " + std::string(sandboxConfig.status().message());

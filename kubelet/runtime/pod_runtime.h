@@ -76,8 +76,9 @@ struct SyncOutcome {
 
 struct PodRuntimeOptions {
   NodeSettings node;
-  // The pod's cgroup parent (container manager); empty: let the runtime decide.
-  std::function<std::string(const json& pod)> cgroupParent;
+  // Makes the pod's cgroup and returns it as the sandbox's cgroup parent (the pod cgroup
+  // manager); unset: let the runtime decide.
+  std::function<absl::StatusOr<std::string>(const json& pod)> cgroupParent;
   std::chrono::seconds backoffInitial{10};
   std::chrono::seconds backoffMax{300};
 };
