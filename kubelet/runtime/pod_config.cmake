@@ -1,4 +1,5 @@
-# Pod -> CRI sandbox/container configs (pure functions, see runtime/pod_config.h).
+# Pod -> CRI sandbox/container configs and image pull credentials (pure functions, see
+# runtime/pod_config.h and runtime/pull_secrets.h).
 # Included from kubelet/CMakeLists.txt.
 
 add_library(kubelet_podconfig STATIC
@@ -9,5 +10,6 @@ add_library(kubelet_podconfig STATIC
   ${CMAKE_CURRENT_LIST_DIR}/pod_resources.cc
   ${CMAKE_CURRENT_LIST_DIR}/pod_security.cc
   ${CMAKE_CURRENT_LIST_DIR}/pod_spec.cc
+  ${CMAKE_CURRENT_LIST_DIR}/pull_secrets.cc
 )
 target_link_libraries(kubelet_podconfig PUBLIC base kubelet_objects cri_api absl::strings)
