@@ -39,7 +39,7 @@ done
 
 proc_stop etcd 15
 if [ -e "$NETNS_PATH" ]; then
-  in_netns bash -c ". '$HACK_DIR/lib/common.sh'; . '$HACK_DIR/lib/registry.sh'; registry_stop '$REGISTRY_DIR'" || true
+  in_netns bash -c ". '$HACK_DIR/lib/common.sh'; . '$HACK_DIR/lib/registry.sh'; registry_stop '$REGISTRY_DIR'; registry_stop '$AUTH_REGISTRY_DIR'" || true
 fi
 
 # Mounts under the state dir (container rootfs, shm, pod volumes), deepest first.

@@ -69,6 +69,19 @@ setup_netns
 mkdir -p "$REGISTRY_DIR"
 in_netns bash -c ". '$HACK_DIR/lib/common.sh'; . '$HACK_DIR/lib/registry.sh'; registry_start '$REGISTRY_DIR' $REGISTRY_PORT"
 in_netns env REGISTRY=localhost:$REGISTRY_PORT "$HACK_DIR/build-images.sh"
+# The authenticated registry holds busybox as private/busybox, for the pull secret tests.
+mkdir -p "$AUTH_REGISTRY_DIR"
+if ! htpasswd -vb "$AUTH_REGISTRY_DIR/htpasswd" "$AUTH_REGISTRY_USER" "$AUTH_REGISTRY_PASSWORD" 2>/dev/null; then
+  htpasswd -Bbc "$AUTH_REGISTRY_DIR/htpasswd" "$AUTH_REGISTRY_USER" "$AUTH_REGISTRY_PASSWORD"
+fi
+in_netns bash -c ". '$HACK_DIR/lib/common.sh'; . '$HACK_DIR/lib/registry.sh'; registry_start '$AUTH_REGISTRY_DIR' $AUTH_REGISTRY_PORT '$AUTH_REGISTRY_DIR/htpasswd'"
+AUTH_CREDS="$AUTH_REGISTRY_USER:$AUTH_REGISTRY_PASSWORD"
+if ! in_netns skopeo --policy "$CUBELET_CACHE/images/policy.json" inspect --tls-verify=false --creds "$AUTH_CREDS" \
+  "docker://localhost:$AUTH_REGISTRY_PORT/private/busybox:1.36" >/dev/null 2>&1; then
+  in_netns skopeo --policy "$CUBELET_CACHE/images/policy.json" copy --quiet --src-tls-verify=false --dest-tls-verify=false \
+    --dest-creds "$AUTH_CREDS" "docker://localhost:$REGISTRY_PORT/busybox:1.36" \
+    "docker://localhost:$AUTH_REGISTRY_PORT/private/busybox:1.36"
+fi
 
 # ---- PKI and configuration ----
 pki_ensure
@@ -127,6 +140,8 @@ state = "$CONTAINERD_DIR/state"
     conf_dir = "$CNI_CONF"
   [plugins."io.containerd.grpc.v1.cri".registry.mirrors."localhost:$REGISTRY_PORT"]
     endpoint = ["http://localhost:$REGISTRY_PORT"]
+  [plugins."io.containerd.grpc.v1.cri".registry.mirrors."localhost:$AUTH_REGISTRY_PORT"]
+    endpoint = ["http://localhost:$AUTH_REGISTRY_PORT"]
 EOF2
 
 # One KubeletConfiguration for both agents, so side-by-side runs compare like with like.

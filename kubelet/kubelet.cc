@@ -144,6 +144,9 @@ class KubeletImpl : public Kubelet {
       ss << in.rdbuf();
       ro.node.resolvConf = ss.str();
     }
+    ro.getSecret = [this](const std::string& ns, const std::string& name) {
+      return client_->get("/api/v1/namespaces/" + ns + "/secrets/" + name);
+    };
     auto mi = node::readMachineInfo();
     if (mi.ok()) ro.node.memoryCapacity = mi->memoryCapacityBytes;
     if (cgroupManager_) {

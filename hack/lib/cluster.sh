@@ -28,6 +28,12 @@ KUBELET_ROOT=$CUBELET_STATE/kubelet
 CNI_BIN=$CUBELET_STATE/cni/bin
 CNI_CONF=$CUBELET_STATE/cni/net.d
 REGISTRY_DIR=$CUBELET_CACHE/registry
+# A second registry that needs basic auth, for image pull secrets; its credentials are test
+# fixtures, not secrets.
+AUTH_REGISTRY_PORT=5001
+AUTH_REGISTRY_DIR=$CUBELET_CACHE/registry-auth
+AUTH_REGISTRY_USER=cubelet
+AUTH_REGISTRY_PASSWORD=pull-secret-test
 ADMIN_KUBECONFIG=$CONF/admin.conf
 KUBECTL=$UPSTREAM_BIN/kubectl
 

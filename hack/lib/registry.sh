@@ -2,9 +2,11 @@
 # functions only. Everything is relative to the network namespace the caller runs in: the registry
 # listens on 127.0.0.1 of that namespace.
 #
-#   registry_start DIR PORT   config in DIR/config.yml, blobs in DIR/data, log DIR/registry.log,
+#   registry_start DIR PORT [HTPASSWD]
+#                             config in DIR/config.yml, blobs in DIR/data, log DIR/registry.log,
 #                             pid DIR/registry.pid; no-op if that pid is a live docker-registry.
-#                             Returns once http://127.0.0.1:PORT/v2/ answers (up to 20 s).
+#                             With HTPASSWD (a bcrypt htpasswd file) every request needs basic
+#                             auth. Returns once http://127.0.0.1:PORT/v2/ answers (up to 20 s).
 #   registry_stop DIR         kills the pid in DIR/registry.pid (and nothing else).
 #   registry_ping HOST:PORT   true if an HTTP registry answers GET /v2/ there (200 or 401).
 #
@@ -40,8 +42,8 @@ registry_ping() { # HOST:PORT
   [[ $status =~ ^HTTP/1\.[01]\ (200|401)\  ]]
 }
 
-registry_start() { # DIR PORT
-  local dir=${1:?registry_start DIR PORT} port=${2:?registry_start DIR PORT} pid i
+registry_start() { # DIR PORT [HTPASSWD]
+  local dir=${1:?registry_start DIR PORT} port=${2:?registry_start DIR PORT} htpasswd=${3:-} auth="" pid i
   [[ $port =~ ^[0-9]+$ ]] || { _registry_err "bad port: $port"; return 1; }
   mkdir -p "$dir/data" || return 1
   dir=$(cd "$dir" && pwd) || return 1
@@ -57,7 +59,15 @@ registry_start() { # DIR PORT
       _registry_err "127.0.0.1:$port is already in use by another process (not the one in $dir/registry.pid)"
       return 1
     fi
+    if [ -n "$htpasswd" ]; then
+      [ -r "$htpasswd" ] || { _registry_err "htpasswd file not readable: $htpasswd"; return 1; }
+      auth="auth:
+  htpasswd:
+    realm: cubelet-test
+    path: $htpasswd"
+    fi
     cat >"$dir/config.yml" <<EOF
+$auth
 version: 0.1
 log:
   level: info

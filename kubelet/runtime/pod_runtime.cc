@@ -9,6 +9,7 @@
 #include "base/status_macros.h"
 #include "kubelet/objects/json_access.h"
 #include "kubelet/objects/timefmt.h"
+#include "kubelet/runtime/pull_secrets.h"
 
 namespace cubelet::runtime {
 namespace {
@@ -274,9 +275,22 @@ absl::StatusOr<v1::Image> PodRuntime::ensureImage(const json& pod, const json& c
     *retry = *remaining;
     return absl::UnavailableError(waiting->message);
   }
+  std::vector<PullCredential> creds = pullCredentials(pod);
   events_.record(podRef(pod, name), "Normal", "Pulling", "Pulling image \"" + image + "\"");
   auto start = std::chrono::steady_clock::now();
-  auto ref = cri_.pullImage(spec, nullptr, &sandbox.config);
+  // Each credential that applies to the image, most specific first, until one works; with
+  // none, an anonymous pull.
+  absl::StatusOr<std::string> ref = absl::UnknownError("no pull attempted");
+  std::vector<PullCredential> matching = matchCredentials(image, creds);
+  if (matching.empty()) {
+    ref = cri_.pullImage(spec, nullptr, &sandbox.config);
+  } else {
+    for (const auto& c : matching) {
+      v1::AuthConfig auth = toAuthConfig(c);
+      ref = cri_.pullImage(spec, &auth, &sandbox.config);
+      if (ref.ok()) break;
+    }
+  }
   if (!ref.ok()) {
     backoffNext(key);
     std::string msg = "Failed to pull image \"" + image + "\": " + std::string(ref.status().message());
@@ -295,6 +309,33 @@ absl::StatusOr<v1::Image> PodRuntime::ensureImage(const json& pod, const json& c
   ASSIGN_OR_RETURN(auto img, cri_.imageStatus(pulled));
   if (!img) return absl::NotFoundError("image \"" + image + "\" (" + *ref + ") vanished right after its pull");
   return *img;
+}
+
+std::vector<PullCredential> PodRuntime::pullCredentials(const json& pod) {
+  std::vector<PullCredential> out;
+  if (!opts_.getSecret) return out;
+  const std::string ns = str(pod, {"metadata", "namespace"});
+  std::vector<std::string> failed;
+  for (const auto& name : pullSecretNames(pod)) {
+    auto secret = opts_.getSecret(ns, name);
+    absl::StatusOr<std::vector<PullCredential>> creds =
+        secret.ok() ? parsePullSecret(*secret) : absl::StatusOr<std::vector<PullCredential>>(secret.status());
+    if (!creds.ok()) {
+      LOG_WARNING << "Unable to retrieve pull secret " << ns << "/" << name << " for pod " << podDesc(pod)
+                  << ", the image pull may not succeed: " << creds.status().message();
+      failed.push_back(ns + "/" + name);
+      continue;
+    }
+    out.insert(out.end(), creds->begin(), creds->end());
+  }
+  if (!failed.empty()) {
+    std::string list;
+    for (const auto& f : failed) list += (list.empty() ? "" : ", ") + f;
+    events_.record(podRef(pod), "Warning", "FailedToRetrieveImagePullSecret",
+                   "Unable to retrieve some image pull secrets (" + list +
+                       "); attempting to pull the image may not succeed.");
+  }
+  return out;
 }
 
 absl::Status PodRuntime::startContainer(const json& pod, const json& container, const SandboxRecord& sandbox,

@@ -21,6 +21,7 @@
 #include "kubelet/api/events.h"
 #include "kubelet/runtime/cri_client.h"
 #include "kubelet/runtime/pod_config.h"
+#include "kubelet/runtime/pull_secrets.h"
 
 namespace cubelet::runtime {
 
@@ -79,6 +80,9 @@ struct PodRuntimeOptions {
   // Makes the pod's cgroup and returns it as the sandbox's cgroup parent (the pod cgroup
   // manager); unset: let the runtime decide.
   std::function<absl::StatusOr<std::string>(const json& pod)> cgroupParent;
+  // Reads a Secret (namespace, name) from the apiserver, for imagePullSecrets; unset: pulls
+  // go without credentials.
+  std::function<absl::StatusOr<json>(const std::string& ns, const std::string& name)> getSecret;
   std::chrono::seconds backoffInitial{10};
   std::chrono::seconds backoffMax{300};
 };
@@ -118,6 +122,9 @@ class PodRuntime {
   // The image, present or pulled per the container's pull policy (one ImageStatus when present).
   absl::StatusOr<v1::Image> ensureImage(const json& pod, const json& container, const SandboxConfig& sandbox,
                                           Waiting* waiting, std::optional<std::chrono::milliseconds>* retry);
+  // The credentials of the pod's imagePullSecrets, in order; secrets that cannot be read or
+  // parsed are skipped with a FailedToRetrieveImagePullSecret event.
+  std::vector<PullCredential> pullCredentials(const json& pod);
   absl::Status startContainer(const json& pod, const json& container, const SandboxRecord& sandbox,
                               const SandboxConfig& sandboxConfig, int32_t restartCount, Waiting* waiting,
                               std::optional<std::chrono::milliseconds>* retry, bool* created);
