@@ -144,6 +144,18 @@ class KubeletImpl : public Kubelet {
       ss << in.rdbuf();
       ro.node.resolvConf = ss.str();
     }
+    ro.podsDir = cfg_.flags.rootDir + "/pods";
+    ro.nodeAllocatable = [this]() -> std::optional<runtime::ResourceList> {
+      const nlohmann::json node = agent_->node();
+      const auto& alloc = objects::object(node, {"status", "allocatable"});
+      if (alloc.empty()) return std::nullopt;
+      runtime::ResourceList out;
+      for (const auto& [name, value] : alloc.items()) {
+        if (!value.is_string()) continue;
+        if (auto q = objects::Quantity::parse(value.get<std::string>()); q.ok()) out.insert_or_assign(name, *q);
+      }
+      return out;
+    };
     ro.getSecret = [this](const std::string& ns, const std::string& name) {
       return client_->get("/api/v1/namespaces/" + ns + "/secrets/" + name);
     };

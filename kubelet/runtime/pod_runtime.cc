@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <ctime>
+#include <filesystem>
 #include <set>
 #include <thread>
 
@@ -10,6 +11,7 @@
 #include "kubelet/objects/json_access.h"
 #include "kubelet/objects/timefmt.h"
 #include "kubelet/runtime/pull_secrets.h"
+#include "kubelet/runtime/termination_message.h"
 
 namespace cubelet::runtime {
 namespace {
@@ -19,6 +21,8 @@ constexpr char kUidLabel[] = "io.kubernetes.pod.uid";
 constexpr char kContainerNameLabel[] = "io.kubernetes.container.name";
 constexpr char kRestartCountAnnotation[] = "io.kubernetes.container.restartCount";
 constexpr char kHashAnnotation[] = "io.kubernetes.container.hash";
+constexpr char kTerminationMessagePathAnnotation[] = "io.kubernetes.container.terminationMessagePath";
+constexpr char kTerminationMessagePolicyAnnotation[] = "io.kubernetes.container.terminationMessagePolicy";
 constexpr int64_t kMinimumGracePeriod = 2;
 constexpr auto kBackoffResetAfterRunning = std::chrono::minutes(10);
 
@@ -57,7 +61,9 @@ json terminatedState(const ContainerRecord& c) {
             {"startedAt", c.startedAt ? json(objects::formatTimeNanos(c.startedAt)) : json(nullptr)},
             {"finishedAt", c.finishedAt ? json(objects::formatTimeNanos(c.finishedAt)) : json(nullptr)},
             {"containerID", "containerd://" + c.id}};
-  if (!c.message.empty()) t["message"] = c.message;
+  std::string message = c.message;
+  if (!c.terminationMessage.empty()) message += (message.empty() ? "" : ": ") + c.terminationMessage;
+  if (!message.empty()) t["message"] = message;
   return t;
 }
 
@@ -75,6 +81,30 @@ json condition(const std::string& type, bool status, const std::string& reason, 
   if (!reason.empty()) out["reason"] = reason;
   if (!message.empty()) out["message"] = message;
   return out;
+}
+
+template <typename Annotations>
+std::string annotation(const Annotations& a, const char* key) {
+  auto it = a.find(key);
+  return it == a.end() ? "" : it->second;
+}
+
+// The upstream kubelet's termination message of an exited container: the file mounted at
+// its terminationMessagePath, else (FallbackToLogsOnError, failed, and it ran) its log tail.
+template <typename Annotations>
+std::string terminationMessage(const Annotations& annotations, const v1::ContainerStatus& s) {
+  const std::string path = annotation(annotations, kTerminationMessagePathAnnotation);
+  const bool fallback = annotation(annotations, kTerminationMessagePolicyAnnotation) == "FallbackToLogsOnError" &&
+                        s.exit_code() != 0 && s.reason() != "ContainerCannotRun";
+  if (!path.empty()) {
+    for (const auto& m : s.mounts()) {
+      if (m.container_path() != path) continue;
+      auto text = readTerminationMessageFile(m.host_path());
+      if (text.ok() && !text->empty()) return *text;
+      break;
+    }
+  }
+  return fallback ? readLastLogContent(s.log_path()) : "";
 }
 
 }  // namespace
@@ -177,6 +207,7 @@ absl::StatusOr<PodRuntimeState> PodRuntime::state(const std::string& uid) {
       r.reason = s.reason();
       r.message = s.message();
       if (!s.image_ref().empty()) r.imageRef = s.image_ref();
+      if (r.state == v1::CONTAINER_EXITED) r.terminationMessage = terminationMessage(c.annotations(), s);
     } else if (!isNotFound(st.status())) {
       return st.status();
     } else {
@@ -350,6 +381,16 @@ absl::Status PodRuntime::startContainer(const json& pod, const json& container, 
   co.hostIps = opts_.node.nodeIps;
   if (image.has_uid()) co.imageUid = image.uid().value();
   co.imageUsername = image.username();
+  if (opts_.nodeAllocatable) co.nodeAllocatable = opts_.nodeAllocatable();
+  if (!opts_.podsDir.empty()) {
+    auto file = createTerminationMessageFile(opts_.podsDir + "/" + str(pod, {"metadata", "uid"}) + "/containers/" + name);
+    if (!file.ok()) {
+      *waiting = {"CreateContainerConfigError", std::string(file.status().message())};
+      events_.record(podRef(pod, name), "Warning", "Failed", "Error: " + waiting->message);
+      return file.status();
+    }
+    co.terminationMessageHostPath = *file;
+  }
   auto config = makeContainerConfig(pod, container, opts_.node, co);
   if (!config.ok()) {
     *waiting = {"CreateContainerConfigError", std::string(config.status().message())};
@@ -567,6 +608,14 @@ absl::Status PodRuntime::remove(const std::string& uid) {
   for (const auto& s : state.sandboxes) {
     auto st = cri_.removePodSandbox(s.id);
     if (!st.ok() && !isNotFound(st)) return st;
+  }
+  if (!opts_.podsDir.empty() && !uid.empty()) {
+    // The pod directory holds only what cubelet made for the containers (volumes, mounted
+    // there, are unmounted by their own manager first): remove that, then the directory
+    // itself if it is empty.
+    std::error_code ec;
+    std::filesystem::remove_all(opts_.podsDir + "/" + uid + "/containers", ec);
+    std::filesystem::remove(opts_.podsDir + "/" + uid, ec);
   }
   std::lock_guard<std::mutex> lock(mu_);
   for (auto it = backoff_.begin(); it != backoff_.end();) {

@@ -39,6 +39,9 @@ struct ContainerRecord {
   std::string reason, message;
   std::string image, imageRef;
   std::string hash;
+  // For an exited container: the message it left at its terminationMessagePath, or with
+  // FallbackToLogsOnError and a failed exit the tail of its log.
+  std::string terminationMessage;
 };
 
 struct SandboxRecord {
@@ -80,6 +83,11 @@ struct PodRuntimeOptions {
   // Makes the pod's cgroup and returns it as the sandbox's cgroup parent (the pod cgroup
   // manager); unset: let the runtime decide.
   std::function<absl::StatusOr<std::string>(const json& pod)> cgroupParent;
+  // node.status.allocatable as last seen (resourceFieldRef limits default to it); nullopt
+  // while unknown.
+  std::function<std::optional<ResourceList>()> nodeAllocatable;
+  // <root-dir>/pods: per-pod directories (termination message files); empty: none made.
+  std::string podsDir;
   // Reads a Secret (namespace, name) from the apiserver, for imagePullSecrets; unset: pulls
   // go without credentials.
   std::function<absl::StatusOr<json>(const std::string& ns, const std::string& name)> getSecret;

@@ -1,0 +1,170 @@
+"""What a container is started with: command, args, workingDir, env (values, fieldRef,
+resourceFieldRef, $(VAR) expansion and its $$ escape), read back through the termination
+message; the termination message itself (File, a custom path, FallbackToLogsOnError); and
+securityContext checks that stop a container from being created."""
+
+import uuid
+
+import pytest
+
+from conftest import NODE_NAME, apply, kubectl, kubectl_json, wait_until
+
+BUSYBOX = "localhost:5000/busybox:1.36"
+NS = "default"
+
+
+def unique(prefix):
+    return f"{prefix}-{uuid.uuid4().hex[:6]}"
+
+
+def pod(name, container, labels=None, annotations=None, restart="Never"):
+    container = {"name": "main", "image": BUSYBOX, **container}
+    meta = {"name": name, "namespace": NS}
+    if labels:
+        meta["labels"] = labels
+    if annotations:
+        meta["annotations"] = annotations
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta,
+            "spec": {"containers": [container], "restartPolicy": restart, "automountServiceAccountToken": False,
+                     "nodeName": NODE_NAME, "terminationGracePeriodSeconds": 1}}
+
+
+def get_pod(name):
+    return kubectl_json("get", "pod", "-n", NS, name)
+
+
+def finished(name):
+    pod = get_pod(name)
+    return pod if pod.get("status", {}).get("phase") in ("Succeeded", "Failed") else None
+
+
+def terminated(name):
+    pod = wait_until(f"{name} finished", lambda: finished(name), timeout=90)
+    return pod, pod["status"]["containerStatuses"][0]["state"]["terminated"]
+
+
+def delete(name):
+    kubectl("delete", "pod", "-n", NS, name, "--wait=false", "--ignore-not-found", check=False)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def default_service_account():
+    wait_until("default service account", lambda: kubectl("get", "serviceaccount", "default", "-n", NS,
+                                                          check=False), timeout=60)
+
+
+def test_env_args_and_expansion_reach_the_container():
+    name = unique("envcheck")
+    script = ("printf '%s|' \"$1\" \"$2\" \"$(pwd)\" \"$GREETING\" \"$COMBINED\" \"$ESCAPED\" \"$MISSING_REF\" "
+              "\"$POD_NAME\" \"$POD_NS\" \"$POD_UID\" \"$NODE\" \"$SA\" \"$POD_IP\" \"$HOST_IP\" \"$APP\" \"$NOTE\" "
+              "\"$MEM_LIMIT_MI\" \"$CPU_LIMIT\" > /dev/termination-log")
+    container = {
+        "command": ["sh", "-c", script, "sh"],
+        "args": ["$(GREETING)", "$$(GREETING)"],
+        "workingDir": "/tmp",
+        "resources": {"limits": {"memory": "64Mi"}},
+        "env": [
+            {"name": "GREETING", "value": "hello"},
+            {"name": "COMBINED", "value": "$(GREETING)-world"},
+            {"name": "ESCAPED", "value": "$$(GREETING)"},
+            {"name": "MISSING_REF", "value": "$(NOT_DEFINED)"},
+            {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+            {"name": "POD_NS", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+            {"name": "POD_UID", "valueFrom": {"fieldRef": {"fieldPath": "metadata.uid"}}},
+            {"name": "NODE", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
+            {"name": "SA", "valueFrom": {"fieldRef": {"fieldPath": "spec.serviceAccountName"}}},
+            {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+            {"name": "HOST_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.hostIP"}}},
+            {"name": "APP", "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['app']"}}},
+            {"name": "NOTE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.annotations['note']"}}},
+            {"name": "MEM_LIMIT_MI", "valueFrom": {"resourceFieldRef": {"resource": "limits.memory",
+                                                                         "divisor": "1Mi"}}},
+            # No cpu limit: the node's allocatable cpu stands in for it.
+            {"name": "CPU_LIMIT", "valueFrom": {"resourceFieldRef": {"resource": "limits.cpu"}}},
+        ],
+    }
+    apply(pod(name, container, labels={"app": "envtest"}, annotations={"note": "a note"}))
+    try:
+        p, term = terminated(name)
+        assert term["exitCode"] == 0, term
+        alloc_cpu = kubectl_json("get", "node", NODE_NAME)["status"]["allocatable"]["cpu"]
+        fields = term["message"].split("|")[:-1]
+        assert fields == [
+            "hello", "$(GREETING)", "/tmp", "hello", "hello-world", "$(GREETING)", "$(NOT_DEFINED)",
+            name, NS, p["metadata"]["uid"], NODE_NAME, "default", p["status"]["podIP"], p["status"]["hostIP"],
+            "envtest", "a note", "64", alloc_cpu,
+        ], term["message"]
+    finally:
+        delete(name)
+
+
+def test_custom_termination_message_path():
+    name = unique("msgpath")
+    apply(pod(name, {"command": ["sh", "-c", "echo -n custom done > /tmp/my-message"],
+                     "terminationMessagePath": "/tmp/my-message"}))
+    try:
+        _, term = terminated(name)
+        assert term["message"] == "custom done"
+        assert term["reason"] == "Completed"
+    finally:
+        delete(name)
+
+
+@pytest.mark.parametrize("policy,expected", [("FallbackToLogsOnError", "last words\n"), ("File", None)])
+def test_fallback_to_logs_on_error(policy, expected):
+    name = unique("fallback")
+    apply(pod(name, {"command": ["sh", "-c", "echo first; echo last words; exit 2"],
+                     "terminationMessagePolicy": policy}))
+    try:
+        p, term = terminated(name)
+        assert p["status"]["phase"] == "Failed"
+        assert term["exitCode"] == 2
+        if expected is None:
+            assert "message" not in term, term
+        else:
+            assert term["message"].endswith(expected), term
+            assert "first\n" in term["message"]
+    finally:
+        delete(name)
+
+
+def test_file_message_wins_over_logs():
+    name = unique("filewins")
+    apply(pod(name, {"command": ["sh", "-c", "echo from logs; echo -n from file > /dev/termination-log; exit 1"],
+                     "terminationMessagePolicy": "FallbackToLogsOnError"}))
+    try:
+        _, term = terminated(name)
+        assert term["message"] == "from file"
+    finally:
+        delete(name)
+
+
+def test_run_as_non_root_with_a_root_image_is_a_config_error():
+    name = unique("nonroot")
+    apply(pod(name, {"command": ["sleep", "3600"], "securityContext": {"runAsNonRoot": True}}, restart="Always"))
+    try:
+        def waiting():
+            statuses = get_pod(name).get("status", {}).get("containerStatuses", [])
+            w = statuses[0].get("state", {}).get("waiting", {}) if statuses else {}
+            return w if w.get("reason") == "CreateContainerConfigError" else None
+        w = wait_until("CreateContainerConfigError", waiting, timeout=90)
+        assert w["message"] == "container has runAsNonRoot and image will run as root " \
+                               f"(pod: \"{name}_{NS}({get_pod(name)['metadata']['uid']})\", container: main)", w
+        assert get_pod(name)["status"]["phase"] == "Pending"
+        events = kubectl_json("get", "events", "-n", NS, "--field-selector",
+                              f"involvedObject.name={name},reason=Failed")["items"]
+        assert any(e["message"].startswith("Error: container has runAsNonRoot") for e in events), events
+    finally:
+        delete(name)
+
+
+def test_run_as_non_root_with_a_user_runs():
+    name = unique("nonrootok")
+    apply(pod(name, {"command": ["sh", "-c", "id -u > /dev/termination-log"],
+                     "securityContext": {"runAsNonRoot": True, "runAsUser": 1234}}))
+    try:
+        _, term = terminated(name)
+        assert term["exitCode"] == 0
+        assert term["message"].strip() == "1234"
+    finally:
+        delete(name)
