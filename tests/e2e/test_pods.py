@@ -1,6 +1,8 @@
 """Pods run end to end through CRI: status as the upstream kubelet reports it, restart
 policies, image errors, graceful deletion, and an agent restart that restarts nothing."""
 
+import os
+import signal
 import time
 import uuid
 
@@ -176,7 +178,7 @@ def test_graceful_deletion_gives_the_grace_then_kills():
 
 
 def test_agent_restart_restarts_nothing():
-    names = [unique("steady") for _ in range(3)]
+    names = [unique("steady") for _ in range(5)]
     for n in names:
         apply(pod_manifest(n, "sleep 3600"))
     try:
@@ -195,3 +197,35 @@ def test_agent_restart_restarts_nothing():
     finally:
         for n in names:
             delete(n)
+
+
+def test_killing_the_container_process_from_the_host_restarts_it():
+    name = unique("hostkill")
+    marker = f"cubelet-e2e-{uuid.uuid4().hex}"
+    # The marker is the shell's $0, so the container's main process can be found on the host.
+    apply({**pod_manifest(name, "while true; do sleep 1; done"), "spec": {
+        **pod_manifest(name, "")["spec"],
+        "containers": [{"name": "main", "image": BUSYBOX,
+                        "command": ["sh", "-c", "while true; do sleep 1; done", marker]}]}})
+    try:
+        pod = wait_until("pod Running", lambda: phase_is(name, "Running"), timeout=90)
+        first = container_status(pod)["containerID"]
+        pids = [p for p in os.listdir("/proc") if p.isdigit() and marker in _cmdline(p)]
+        assert len(pids) == 1, pids
+        os.kill(int(pids[0]), signal.SIGKILL)
+        cs = wait_until("restartCount 1", lambda: (lambda cs: cs if cs.get("restartCount") == 1 and "running" in
+                                                    cs.get("state", {}) else None)(container_status(get_pod(name))),
+                        timeout=60)
+        assert cs["containerID"] != first
+        assert cs["lastState"]["terminated"]["exitCode"] == 137
+        assert cs["lastState"]["terminated"]["reason"] == "Error"
+    finally:
+        delete(name)
+
+
+def _cmdline(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().decode(errors="replace")
+    except OSError:
+        return ""
