@@ -176,17 +176,17 @@ std::optional<Rejection> admitPod(const json& pod, const AdmissionInput& in) {
   }
 
   if (!in.node.is_null() && !in.node.empty() && !matchesNodeSelectorAndAffinity(pod, in.node)) {
-    return Rejection{"NodeAffinity", "Predicate NodeAffinity failed"};
+    return Rejection{"NodeAffinity", "Predicate NodeAffinity failed: node(s) didn't match Pod's node affinity/selector"};
   }
   const std::string node = str(pod, {"spec", "nodeName"});
-  if (!node.empty() && node != in.nodeName) return Rejection{"NodeName", "Predicate NodeName failed"};
+  if (!node.empty() && node != in.nodeName) return Rejection{"NodeName", "Predicate NodeName failed: node(s) didn't match the requested node name"};
 
   std::vector<HostPort> taken;
   for (const auto& other : in.activePods)
     for (auto& p : hostPorts(other)) taken.push_back(std::move(p));
   for (const auto& want : hostPorts(pod)) {
     for (const auto& t : taken)
-      if (conflicts(want, t)) return Rejection{"NodePorts", "Predicate NodePorts failed"};
+      if (conflicts(want, t)) return Rejection{"NodePorts", "Predicate NodePorts failed: node(s) didn't have free ports for the requested pod ports"};
   }
 
   return std::nullopt;

@@ -49,6 +49,7 @@ SyncResult PodLifecycle::syncPod(const json& pod) {
                      "Warning", rejected->reason, rejected->message);
       json st = {{"phase", "Failed"}, {"reason", rejected->reason}, {"message", "Pod was rejected: " + rejected->message}};
       if (auto q = runtime::qosClass(pod); q.ok()) st["qosClass"] = std::string(runtime::qosClassName(*q));
+      if (int64_t g = objects::integer(pod, {"metadata", "generation"}, 0); g > 0) st["observedGeneration"] = g;
       status_.setPodStatus(pod, st);
       return {absl::OkStatus(), std::nullopt};
     }

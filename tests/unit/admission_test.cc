@@ -81,7 +81,7 @@ TEST(Admission, NodeSelectorAndAffinity) {
   auto r = admitPod(p, input());
   ASSERT_TRUE(r);
   EXPECT_EQ(r->reason, "NodeAffinity");
-  EXPECT_EQ(r->message, "Predicate NodeAffinity failed");
+  EXPECT_EQ(r->message, "Predicate NodeAffinity failed: node(s) didn't match Pod's node affinity/selector");
 
   json q = pod("c");
   q["spec"]["affinity"] = json::parse(R"({"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
