@@ -90,7 +90,10 @@ absl::StatusOr<std::string> PodCgroups::ensurePod(const std::string& uid, const 
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = pods_.find(uid);
-    if (it != pods_.end() && it->second == std::make_pair(config.qos, config.cpuRequestMilli)) return name;
+    // Unchanged, unless an earlier update of the Burstable shares failed: then retry it.
+    if (!burstableStale_ && it != pods_.end() && it->second == std::make_pair(config.qos, config.cpuRequestMilli)) {
+      return name;
+    }
     pods_[uid] = {config.qos, config.cpuRequestMilli};
   }
   RETURN_IF_ERROR(updateBurstableShares());
@@ -104,15 +107,18 @@ absl::Status PodCgroups::updateBurstableShares() {
     if (entry.first == runtime::QosClass::kBurstable) milli += entry.second;
   cgroups::Resources r;
   r.cpuShares = milliCpuToShares(milli);
-  return manager_.update(join(qosDir(runtime::QosClass::kBurstable)), r);
+  absl::Status st = manager_.update(join(qosDir(runtime::QosClass::kBurstable)), r);
+  burstableStale_ = !st.ok();
+  return st;
 }
 
 absl::Status PodCgroups::removePod(const std::string& uid) {
+  // destroy() removes the cgroup from whichever hierarchies hold it and takes a missing one
+  // as success. No exists() check first: that is true only when the cgroup is present in
+  // every hierarchy, so a partly present pod cgroup (a create that failed half way), which
+  // podUids() still lists, would never be removed.
   for (auto qos : {runtime::QosClass::kGuaranteed, runtime::QosClass::kBurstable, runtime::QosClass::kBestEffort}) {
-    const std::string name = podCgroupName(uid, qos);
-    auto exists = manager_.exists(name);
-    if (!exists.ok() || !*exists) continue;
-    RETURN_IF_ERROR(manager_.destroy(name));
+    RETURN_IF_ERROR(manager_.destroy(podCgroupName(uid, qos)));
   }
   bool burstable = false;
   {

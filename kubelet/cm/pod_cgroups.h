@@ -62,6 +62,7 @@ class PodCgroups {
   PodCgroupsOptions opts_;
   std::mutex mu_;
   std::map<std::string, std::pair<runtime::QosClass, int64_t>> pods_;  // guarded by mu_: uid -> qos, cpu request
+  bool burstableStale_ = false;  // guarded by mu_: the last update of the Burstable shares failed
 };
 
 }  // namespace cubelet::cm

@@ -9,6 +9,8 @@ set(_agent_tests
   cri_client_test:kubelet_runtime
   node_status_test:kubelet_node
   pod_config_test:kubelet_podconfig
+  pod_cgroup_config_test:kubelet_podconfig
+  pod_cgroups_test:kubelet_cm
   pull_secrets_test:kubelet_podconfig
   pod_workers_test:kubelet_pod
   admission_test:kubelet_pod
