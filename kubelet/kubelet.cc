@@ -218,6 +218,7 @@ class KubeletImpl : public Kubelet {
       lifecycle_->runPleg(st, std::chrono::seconds(1),
                           [this](const std::string& uid) { dispatcher_->onRuntimeChange(uid); });
     });
+    std::jthread eventedPleg([this](std::stop_token st) { runEventedPleg(st); });
     std::jthread housekeeping([this](std::stop_token st) {
       while (api::sleepFor(st, std::chrono::seconds(2))) lifecycle_->housekeeping(*workers_);
     });
@@ -238,6 +239,23 @@ class KubeletImpl : public Kubelet {
     // The kubelet checks the runtime every 5 seconds.
     while (api::sleepFor(stop, std::chrono::seconds(5))) {
       if (health_.check()) agent_->poke();
+    }
+  }
+
+  // Container events, where the runtime streams them, make a pod sync follow a change at
+  // once; the relist stays as the safety net (and is all there is without the stream).
+  void runEventedPleg(std::stop_token stop) {
+    api::Backoff backoff(std::chrono::seconds(1), std::chrono::seconds(30));
+    while (!stop.stop_requested()) {
+      auto st = podRuntime_->watchEvents(stop, [this](const std::string& uid) { dispatcher_->onRuntimeChange(uid); });
+      if (stop.stop_requested()) return;
+      if (absl::IsUnimplemented(st)) {
+        LOG_INFO << "the container runtime does not stream container events (GetContainerEvents); "
+                    "pod changes are found by relisting every second";
+        return;
+      }
+      LOG_WARNING << "container event stream: " << st.message();
+      if (!api::sleepFor(stop, backoff.next())) return;
     }
   }
 

@@ -11,6 +11,7 @@ namespace {
 
 constexpr size_t kMaxQueue = 1000;
 constexpr auto kFoldWindow = std::chrono::minutes(10);
+constexpr size_t kMaxSimilar = 10;
 
 std::string eventNamespace(const ObjectRef& ref) { return ref.ns.empty() ? "default" : ref.ns; }
 
@@ -65,14 +66,32 @@ void EventRecorder::record(const ObjectRef& ref, const std::string& type, const 
   cv_.notify_one();
 }
 
-void EventRecorder::send(const Pending& p) {
-  const std::string key = p.ref.kind + "/" + p.ref.ns + "/" + p.ref.name + "/" + p.ref.uid + "/" + p.ref.fieldPath +
-                          "/" + p.type + "/" + p.reason + "/" + p.message;
+void EventRecorder::send(const Pending& original) {
   auto now = std::chrono::steady_clock::now();
+  // Aggregation (client-go's EventAggregator): events of one object with the same type and
+  // reason but different messages are grouped; from the kMaxSimilar-th distinct message in
+  // the window on, they fold into one "(combined from similar events)" event.
+  const std::string similarKey = original.ref.kind + "/" + original.ref.ns + "/" + original.ref.name + "/" +
+                                 original.ref.uid + "/" + original.ref.apiVersion + "/" + original.type + "/" +
+                                 original.reason;
+  Similar& similar = similar_[similarKey];
+  if (now - similar.last > kFoldWindow) similar.messages.clear();
+  similar.last = now;
+  if (similar.messages.size() < kMaxSimilar) similar.messages.insert(original.message);
+  Pending p = original;
+  std::string key;
+  bool combined = similar.messages.size() >= kMaxSimilar;
+  if (combined) {
+    p.message = "(combined from similar events): " + original.message;
+    key = similarKey + "/combined";
+  } else {
+    key = similarKey + "/" + p.ref.fieldPath + "/" + p.message;
+  }
   auto it = seen_.find(key);
   if (it != seen_.end() && now - it->second.last < kFoldWindow) {
     Seen& s = it->second;
     json patch = {{"count", s.count + 1}, {"lastTimestamp", objects::formatTime(p.at)}};
+    if (combined) patch["message"] = p.message;
     auto r = client_.patch("/api/v1/namespaces/" + s.ns + "/events/" + s.name, patch, PatchType::kMerge);
     if (r.ok()) {
       s.count++;
@@ -97,6 +116,11 @@ void EventRecorder::send(const Pending& p) {
   // Forget stale entries now and then so the map stays small.
   if (seen_.size() > 4096) {
     for (auto i = seen_.begin(); i != seen_.end();) i = now - i->second.last > kFoldWindow ? seen_.erase(i) : std::next(i);
+  }
+  if (similar_.size() > 4096) {
+    for (auto i = similar_.begin(); i != similar_.end();) {
+      i = now - i->second.last > kFoldWindow ? similar_.erase(i) : std::next(i);
+    }
   }
 }
 

@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <deque>
 #include <map>
+#include <set>
 #include <mutex>
 #include <stop_token>
 #include <string>
@@ -51,6 +52,10 @@ class EventRecorder {
     int count = 0;
     std::chrono::steady_clock::time_point last;
   };
+  struct Similar {
+    std::set<std::string> messages;  // distinct messages in the window, at most kMaxSimilar
+    std::chrono::steady_clock::time_point last;
+  };
   void send(const Pending& p);
 
   Client& client_;
@@ -61,6 +66,7 @@ class EventRecorder {
   std::condition_variable_any cv_;
   std::deque<Pending> queue_;            // guarded by mu_
   std::map<std::string, Seen> seen_;     // worker thread only
+  std::map<std::string, Similar> similar_;  // worker thread only
   double tokens_;                        // worker thread only
   std::chrono::steady_clock::time_point refill_;  // worker thread only
 };

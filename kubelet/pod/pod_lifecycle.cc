@@ -9,6 +9,9 @@ namespace {
 
 using objects::str;
 
+// Housekeeping runs every 2 s; dead containers are collected every 30 s.
+constexpr int kGarbageCollectEvery = 15;
+
 bool terminalPhase(const std::string& phase) { return phase == "Succeeded" || phase == "Failed"; }
 
 }  // namespace
@@ -134,6 +137,14 @@ void PodLifecycle::housekeeping(PodWorkers& workers) {
       if (!st.ok()) {
         VLOG(2) << "pod cgroup of " << uid << " stays: " << st.message();
       }
+    }
+  }
+  if (++housekeepingRounds_ % kGarbageCollectEvery == 0) {
+    auto removed = rt_.collectGarbage();
+    if (!removed.ok()) {
+      LOG_WARNING << "container garbage collection: " << removed.status().message();
+    } else if (*removed > 0) {
+      VLOG(2) << "container garbage collection removed " << *removed << " dead containers and sandboxes";
     }
   }
   for (const auto& uid : known) {

@@ -58,6 +58,7 @@ class PodLifecycle : public PodSyncer {
   std::mutex mu_;
   std::set<std::string> admitted_;            // guarded by mu_
   std::map<std::string, std::string> prints_;  // PLEG thread only: uid -> runtime fingerprint
+  int housekeepingRounds_ = 0;                 // housekeeping thread only
 };
 
 }  // namespace cubelet::pod

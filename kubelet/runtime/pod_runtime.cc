@@ -250,6 +250,17 @@ absl::StatusOr<std::map<std::string, std::string>> PodRuntime::fingerprints() {
   return out;
 }
 
+absl::Status PodRuntime::watchEvents(std::stop_token stop,
+                                     const std::function<void(const std::string& uid)>& changed) {
+  return cri_.getContainerEvents(
+      stop,
+      [&](v1::ContainerEventResponse&& event) {
+        const auto& labels = event.pod_sandbox_status().labels();
+        if (auto it = labels.find(kUidLabel); it != labels.end() && !it->second.empty()) changed(it->second);
+      },
+      nullptr);
+}
+
 std::optional<std::chrono::milliseconds> PodRuntime::backoffRemaining(const std::string& key) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = backoff_.find(key);
@@ -529,8 +540,21 @@ SyncOutcome PodRuntime::sync(const json& pod, const PodRuntimeState& state) {
     int32_t restartCount = 0;
     if (r) {
       bool inSandbox = r->sandboxId == current->id;
-      if (r->state == v1::CONTAINER_RUNNING && inSandbox) continue;
-      if (r->state == v1::CONTAINER_CREATED && inSandbox) {
+      if (r->state == v1::CONTAINER_RUNNING && inSandbox) {
+        // A changed definition (the image, for a pod) replaces the container.
+        auto hash = containerHash(c);
+        char hex[17];
+        if (hash.ok()) snprintf(hex, sizeof hex, "%llx", static_cast<unsigned long long>(*hash));
+        if (!hash.ok() || r->hash.empty() || r->hash == hex) continue;
+        out.changed = true;
+        auto st = killContainer(pod, *r, objects::integer(pod, {"spec", "terminationGracePeriodSeconds"}, 30),
+                                "Container " + name + " definition changed, will be restarted");
+        if (!st.ok() && !isNotFound(st)) {
+          if (out.error.ok()) out.error = st;
+          continue;
+        }
+        restartCount = r->restartCount + 1;
+      } else if (r->state == v1::CONTAINER_CREATED && inSandbox) {
         // Created but never started (e.g. we crashed in between): start it now.
         out.changed = true;
         if (cri_.startContainer(r->id).ok()) continue;
@@ -622,6 +646,54 @@ absl::Status PodRuntime::remove(const std::string& uid) {
     it = it->first.find("/" + uid + "/") != std::string::npos ? backoff_.erase(it) : std::next(it);
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<int> PodRuntime::collectGarbage() {
+  ASSIGN_OR_RETURN(auto containers, cri_.listContainers({}));
+  ASSIGN_OR_RETURN(auto sandboxes, cri_.listPodSandbox({}));
+  auto label = [](const auto& labels, const char* key) {
+    auto it = labels.find(key);
+    return it == labels.end() ? std::string() : it->second;
+  };
+  // Exited instances per (pod, container name), newest first.
+  std::map<std::pair<std::string, std::string>, std::vector<const v1::Container*>> exited;
+  std::set<std::string> sandboxesInUse;
+  for (const auto& c : containers) {
+    sandboxesInUse.insert(c.pod_sandbox_id());
+    const std::string uid = label(c.labels(), kUidLabel);
+    if (uid.empty() || c.state() != v1::CONTAINER_EXITED) continue;
+    std::string name = label(c.labels(), kContainerNameLabel);
+    if (name.empty()) name = c.metadata().name();
+    exited[{uid, name}].push_back(&c);
+  }
+  int removed = 0;
+  for (auto& [key, list] : exited) {
+    std::sort(list.begin(), list.end(), [](const auto* a, const auto* b) { return a->created_at() > b->created_at(); });
+    for (size_t i = 1; i < list.size(); ++i) {
+      auto st = cri_.removeContainer(list[i]->id());
+      if (!st.ok() && !isNotFound(st)) return st;
+      ++removed;
+    }
+  }
+  // Sandboxes: the newest of each pod stays whatever its state; older ones that are not
+  // ready and hold no container go.
+  std::map<std::string, std::vector<const v1::PodSandbox*>> byPod;
+  for (const auto& s : sandboxes) {
+    const std::string uid = label(s.labels(), kUidLabel);
+    if (!uid.empty()) byPod[uid].push_back(&s);
+  }
+  for (auto& [uid, list] : byPod) {
+    std::sort(list.begin(), list.end(), [](const auto* a, const auto* b) { return a->created_at() > b->created_at(); });
+    for (size_t i = 1; i < list.size(); ++i) {
+      if (list[i]->state() == v1::SANDBOX_READY) continue;
+      // A container removed above may still be listed as using it; the next round takes it.
+      if (sandboxesInUse.count(list[i]->id())) continue;
+      auto st = cri_.removePodSandbox(list[i]->id());
+      if (!st.ok() && !isNotFound(st)) return st;
+      ++removed;
+    }
+  }
+  return removed;
 }
 
 json PodRuntime::buildStatus(const json& pod, const PodRuntimeState& state, const SyncOutcome& outcome,

@@ -106,11 +106,21 @@ class PodRuntime {
   // state (two list calls in all; the PLEG relist).
   absl::StatusOr<std::map<std::string, std::string>> fingerprints();
 
+  // Follows the runtime's GetContainerEvents stream until `stop`, calling `changed(uid)` for
+  // the pod of each event (the evented PLEG). Returns the stream's error: Unimplemented from
+  // runtimes without it (containerd before 1.7), then the relist alone notices changes.
+  absl::Status watchEvents(std::stop_token stop, const std::function<void(const std::string& uid)>& changed);
+
   SyncOutcome sync(const json& pod, const PodRuntimeState& state);
   // Stops the pod's containers (grace period) and its sandboxes. OK when all are stopped.
   absl::Status kill(const json& pod, int64_t gracePeriodSeconds);
   // Removes a stopped pod's containers and sandboxes (after it left the apiserver).
   absl::Status remove(const std::string& uid);
+  // Dead-container GC (the upstream defaults: MaxPerPodContainer 1, no minimum age): of the
+  // exited instances of each pod's container only the newest stays (for lastState and
+  // `logs --previous`); of a pod's sandboxes that are not ready, only the newest one stays,
+  // and only while no container refers to an older one. Returns how many it removed.
+  absl::StatusOr<int> collectGarbage();
 
   // The pod status for the apiserver. `previous` is the last status (for start time and
   // condition transition times).

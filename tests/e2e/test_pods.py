@@ -1,6 +1,7 @@
 """Pods run end to end through CRI: status as the upstream kubelet reports it, restart
 policies, image errors, graceful deletion, and an agent restart that restarts nothing."""
 
+import json
 import os
 import signal
 import time
@@ -229,3 +230,26 @@ def _cmdline(pid):
             return f.read().decode(errors="replace")
     except OSError:
         return ""
+
+
+def test_changing_the_image_replaces_the_container():
+    name = unique("newimage")
+    apply(pod_manifest(name, "trap 'exit 0' TERM; while true; do sleep 1; done", grace=5))
+    try:
+        pod = wait_until("pod Running", lambda: phase_is(name, "Running"), timeout=90)
+        first = container_status(pod)
+        # The same content named by digest: a new definition for the container.
+        by_digest = first["imageID"].split("://", 1)[-1]
+        assert "@sha256:" in by_digest, by_digest
+        kubectl("patch", "pod", "-n", NS, name, "--type=json", "-p",
+                json.dumps([{"op": "replace", "path": "/spec/containers/0/image", "value": by_digest}]))
+        cs = wait_until("container replaced", lambda: (lambda cs: cs if cs.get("restartCount") == 1 and "running" in
+                                                        cs.get("state", {}) else None)(container_status(get_pod(name))),
+                        timeout=90)
+        assert cs["containerID"] != first["containerID"]
+        assert cs["lastState"]["terminated"]["exitCode"] == 0
+        events = kubectl_json("get", "events", "-n", NS, "--field-selector",
+                              f"involvedObject.name={name},reason=Killing")["items"]
+        assert any(e["message"] == "Container main definition changed, will be restarted" for e in events), events
+    finally:
+        delete(name)

@@ -5,6 +5,7 @@ set(_agent_tests
   config_test:kubelet_config
   kubeconfig_test:kubelet_config
   api_client_test:kubelet_api
+  events_test:kubelet_api
   runtime_health_test:kubelet_runtime
   cri_client_test:kubelet_runtime
   node_status_test:kubelet_node
@@ -27,3 +28,4 @@ foreach(_entry IN LISTS _agent_tests)
 endforeach()
 target_link_libraries(api_client_test PRIVATE PkgConfig::HTTPLIB)
 target_link_libraries(status_manager_test PRIVATE PkgConfig::HTTPLIB)
+target_link_libraries(events_test PRIVATE PkgConfig::HTTPLIB)
