@@ -7,6 +7,7 @@ set(_agent_tests
   api_client_test:kubelet_api
   runtime_health_test:kubelet_runtime
   cri_client_test:kubelet_runtime
+  pod_runtime_test:kubelet_runtime
   node_status_test:kubelet_node
   pod_config_test:kubelet_podconfig
   pull_secrets_test:kubelet_podconfig
@@ -25,3 +26,4 @@ foreach(_entry IN LISTS _agent_tests)
 endforeach()
 target_link_libraries(api_client_test PRIVATE PkgConfig::HTTPLIB)
 target_link_libraries(status_manager_test PRIVATE PkgConfig::HTTPLIB)
+target_link_libraries(pod_runtime_test PRIVATE PkgConfig::HTTPLIB)
