@@ -507,6 +507,17 @@ SyncOutcome PodRuntime::sync(const json& pod, const PodRuntimeState& state) {
   }
   if (!current) {
     out.changed = true;
+    if (!state.sandboxes.empty() && policy == "Never" && !state.containers.empty()) {
+      // As upstream: a pod that must not restart gets no new sandbox once its containers
+      // ran; what is left of it is stopped and its containers stay terminated.
+      for (const auto& c : state.containers) {
+        if (c.state == v1::CONTAINER_RUNNING) (void)killContainer(pod, c, 2, "");
+      }
+      for (const auto& s : state.sandboxes) {
+        if (s.ready) (void)cri_.stopPodSandbox(s.id);
+      }
+      return out;
+    }
     if (!state.sandboxes.empty()) {
       events_.record(podRef(pod), "Normal", "SandboxChanged", "Pod sandbox changed, it will be killed and re-created.");
       for (const auto& c : state.containers) {
@@ -557,7 +568,13 @@ SyncOutcome PodRuntime::sync(const json& pod, const PodRuntimeState& state) {
       } else if (r->state == v1::CONTAINER_CREATED && inSandbox) {
         // Created but never started (e.g. we crashed in between): start it now.
         out.changed = true;
-        if (cri_.startContainer(r->id).ok()) continue;
+        auto st = cri_.startContainer(r->id);
+        if (st.ok()) continue;
+        // Not re-created: a new container with the same attempt would clash with this one's name.
+        out.waiting[name] = {"RunContainerError", std::string(st.message())};
+        events_.record(podRef(pod, name), "Warning", "Failed", "Error: " + out.waiting[name].message);
+        if (out.error.ok()) out.error = st;
+        continue;
       }
       if (r->state == v1::CONTAINER_EXITED || !inSandbox) {
         if (inSandbox && !shouldRestart(policy, *r)) continue;
@@ -728,6 +745,11 @@ json PodRuntime::buildStatus(const json& pod, const PodRuntimeState& state, cons
         s["lastState"] = {{"terminated", terminatedState(*r)}};
       } else if (r->state == v1::CONTAINER_EXITED) {
         s["state"] = {{"terminated", terminatedState(*r)}};
+      } else if (waitingIt != outcome.waiting.end()) {
+        // Created but not started: why the start failed (RunContainerError).
+        json wj = {{"reason", waitingIt->second.reason}};
+        if (!waitingIt->second.message.empty()) wj["message"] = waitingIt->second.message;
+        s["state"] = {{"waiting", wj}};
       } else {
         s["state"] = {{"waiting", {{"reason", "ContainerCreating"}}}};
       }

@@ -8,6 +8,7 @@ set(_agent_tests
   events_test:kubelet_api
   runtime_health_test:kubelet_runtime
   cri_client_test:kubelet_runtime
+  pod_runtime_test:kubelet_runtime
   node_status_test:kubelet_node
   pod_config_test:kubelet_podconfig
   pod_cgroup_config_test:kubelet_podconfig
@@ -29,3 +30,4 @@ endforeach()
 target_link_libraries(api_client_test PRIVATE PkgConfig::HTTPLIB)
 target_link_libraries(status_manager_test PRIVATE PkgConfig::HTTPLIB)
 target_link_libraries(events_test PRIVATE PkgConfig::HTTPLIB)
+target_link_libraries(pod_runtime_test PRIVATE PkgConfig::HTTPLIB)

@@ -1,0 +1,907 @@
+// PodRuntime (the kuberuntime manager) against the in-process fake CRI runtime
+// (tests/fakes/fake_cri.h) and a fake apiserver that collects the events it records:
+// sandbox creation, image pull policies and pull back-off, container start, restart
+// policies with crash-loop back-off, sandbox re-creation, kill/remove, the PLEG
+// fingerprints, CRI failures, and the pod status built from all that.
+#include "kubelet/runtime/pod_runtime.h"
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "tests/fakes/fake_cri.h"
+
+namespace cubelet::runtime {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr char kUid[] = "6b8f2c1e-0000-4000-8000-000000000001";
+
+// Events as the apiserver received them: every POST, and every PATCH (a repeat) of one.
+struct RecordedEvent {
+  std::string type, reason, message, fieldPath;
+};
+
+class FakeEventsApiserver {
+ public:
+  FakeEventsApiserver() {
+    srv_.Post(R"(/api/v1/namespaces/([^/]+)/events)", [this](const httplib::Request& req, httplib::Response& res) {
+      json ev = json::parse(req.body, nullptr, false);
+      std::lock_guard<std::mutex> l(mu_);
+      if (ev.is_discarded()) {
+        res.status = 400;
+        return;
+      }
+      byName_[ev["metadata"]["name"].get<std::string>()] = ev;
+      events_.push_back(toRecorded(ev));
+      res.status = 201;
+      res.set_content(ev.dump(), "application/json");
+    });
+    srv_.Patch(R"(/api/v1/namespaces/([^/]+)/events/([^/]+))",
+               [this](const httplib::Request& req, httplib::Response& res) {
+                 std::lock_guard<std::mutex> l(mu_);
+                 auto it = byName_.find(req.matches[2].str());
+                 if (it == byName_.end()) {
+                   res.status = 404;
+                   res.set_content(R"({"kind":"Status","reason":"NotFound","message":"not found"})",
+                                   "application/json");
+                   return;
+                 }
+                 events_.push_back(toRecorded(it->second));
+                 res.set_content(it->second.dump(), "application/json");
+               });
+    port_ = srv_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { srv_.listen_after_bind(); });
+    while (!srv_.is_running()) std::this_thread::sleep_for(5ms);
+  }
+  ~FakeEventsApiserver() {
+    srv_.stop();
+    thread_.join();
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::vector<RecordedEvent> events() {
+    std::lock_guard<std::mutex> l(mu_);
+    return events_;
+  }
+
+ private:
+  static RecordedEvent toRecorded(const json& ev) {
+    return {ev.value("type", ""), ev.value("reason", ""), ev.value("message", ""),
+            ev["involvedObject"].value("fieldPath", "")};
+  }
+  std::mutex mu_;
+  std::vector<RecordedEvent> events_;
+  std::map<std::string, json> byName_;
+  httplib::Server srv_;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+template <typename F>
+bool eventually(F f) {
+  for (int i = 0; i < 500; ++i) {
+    if (f()) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return f();
+}
+
+json makePod(const std::string& restartPolicy, const std::string& image = "busybox:1.36",
+             const std::string& pullPolicy = "IfNotPresent", const std::string& uid = kUid,
+             const std::string& name = "web") {
+  json container = {{"name", "app"}, {"image", image}, {"command", {"sleep", "3600"}}};
+  if (!pullPolicy.empty()) container["imagePullPolicy"] = pullPolicy;
+  return json{{"metadata",
+               {{"name", name},
+                {"namespace", "default"},
+                {"uid", uid},
+                {"annotations", {{"kubernetes.io/config.source", "api"}}}}},
+              {"spec", {{"restartPolicy", restartPolicy}, {"containers", json::array({container})}}}};
+}
+
+const json* conditionOf(const json& status, const std::string& type) {
+  for (const auto& c : status["conditions"])
+    if (c["type"] == type) return &c;
+  return nullptr;
+}
+
+class PodRuntimeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    // Short: unix socket paths are limited to 107 bytes.
+    dir_ = std::filesystem::temp_directory_path() /
+           ("prt-" + std::to_string(getpid()) + "-" + std::string(info->name()).substr(0, 40));
+    std::filesystem::create_directories(dir_);
+    server_ = std::make_unique<testing::FakeCriServer>((dir_ / "cri.sock").string());
+    auto cri = CriClient::connect(server_->endpoint(), 5s);
+    ASSERT_TRUE(cri.ok()) << cri.status();
+    cri_ = std::move(*cri);
+
+    config::RestConfig rc;
+    rc.server = apiserver_.url();
+    auto client = api::Client::create(rc);
+    ASSERT_TRUE(client.ok()) << client.status();
+    client_ = std::move(*client);
+    recorder_ = std::make_unique<api::EventRecorder>(*client_, "kubelet", "node1", 1000, 1000);
+    recorderThread_ = std::jthread([this](std::stop_token st) { recorder_->run(st); });
+    makeRuntime(60s, 300s);
+  }
+  void TearDown() override {
+    if (recorderThread_.joinable()) {
+      recorderThread_.request_stop();
+      recorderThread_.join();
+    }
+    runtime_.reset();
+    recorder_.reset();
+    client_.reset();
+    cri_.reset();
+    server_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  void makeRuntime(std::chrono::seconds backoffInitial, std::chrono::seconds backoffMax) {
+    PodRuntimeOptions o;
+    o.node.nodeIps = {"192.168.1.10"};
+    o.node.clusterDomain = "cluster.local";
+    o.node.clusterDns = {"10.96.0.10"};
+    o.node.memoryCapacity = int64_t{8} << 30;
+    o.backoffInitial = backoffInitial;
+    o.backoffMax = backoffMax;
+    runtime_ = std::make_unique<PodRuntime>(*cri_, *recorder_, std::move(o));
+  }
+
+  testing::FakeRuntimeService& fake() { return server_->service(); }
+
+  PodRuntimeState stateOf(const std::string& uid = kUid) {
+    auto st = runtime_->state(uid);
+    EXPECT_TRUE(st.ok()) << st.status();
+    return st.ok() ? *st : PodRuntimeState{};
+  }
+  SyncOutcome syncPod(const json& pod) {
+    return runtime_->sync(pod, stateOf(pod["metadata"]["uid"].get<std::string>()));
+  }
+  json statusOf(const json& pod, const SyncOutcome& outcome = {}, const json& previous = json::object()) {
+    return runtime_->buildStatus(pod, stateOf(pod["metadata"]["uid"].get<std::string>()), outcome, previous,
+                                 std::chrono::system_clock::now());
+  }
+  // Syncs a new pod to a running container and returns its id.
+  std::string runPod(const json& pod) {
+    auto out = syncPod(pod);
+    EXPECT_TRUE(out.error.ok()) << out.error;
+    EXPECT_TRUE(out.waiting.empty());
+    auto st = stateOf(pod["metadata"]["uid"].get<std::string>());
+    const ContainerRecord* c = st.latest("app");
+    EXPECT_NE(c, nullptr);
+    if (!c) return "";
+    EXPECT_EQ(c->state, v1::CONTAINER_RUNNING);
+    return c->id;
+  }
+  bool hasEvent(const std::string& reason, const std::string& messagePart = "") {
+    return eventually([&] {
+      for (const auto& e : apiserver_.events())
+        if (e.reason == reason && e.message.find(messagePart) != std::string::npos) return true;
+      return false;
+    });
+  }
+
+  std::filesystem::path dir_;
+  FakeEventsApiserver apiserver_;
+  std::unique_ptr<testing::FakeCriServer> server_;
+  std::unique_ptr<CriClient> cri_;
+  std::unique_ptr<api::Client> client_;
+  std::unique_ptr<api::EventRecorder> recorder_;
+  std::jthread recorderThread_;
+  std::unique_ptr<PodRuntime> runtime_;
+};
+
+// ------------------------------------------------------------------ a new pod
+
+TEST_F(PodRuntimeTest, NewPodGetsSandboxImageAndRunningContainer) {
+  fake().addImage("busybox:1.36");
+  json pod = makePod("Always");
+  EXPECT_TRUE(stateOf().sandboxes.empty());
+
+  auto out = syncPod(pod);
+  EXPECT_TRUE(out.error.ok()) << out.error;
+  EXPECT_TRUE(out.waiting.empty());
+  EXPECT_TRUE(out.changed);
+  EXPECT_FALSE(out.retryAfter);
+
+  auto sbReq = fake().lastRequest<v1::RunPodSandboxRequest>("RunPodSandbox");
+  ASSERT_TRUE(sbReq);
+  const auto& labels = sbReq->config().labels();
+  EXPECT_EQ(labels.at("io.kubernetes.pod.uid"), kUid);
+  EXPECT_EQ(labels.at("io.kubernetes.pod.name"), "web");
+  EXPECT_EQ(labels.at("io.kubernetes.pod.namespace"), "default");
+  EXPECT_EQ(sbReq->config().metadata().attempt(), 0u);
+  EXPECT_EQ(sbReq->config().metadata().uid(), kUid);
+  EXPECT_EQ(fake().callCount("PullImage"), 0) << "IfNotPresent with the image present";
+  EXPECT_EQ(fake().callCount("CreateContainer"), 1);
+  EXPECT_EQ(fake().callCount("StartContainer"), 1);
+  auto ccReq = fake().lastRequest<v1::CreateContainerRequest>("CreateContainer");
+  ASSERT_TRUE(ccReq);
+  EXPECT_EQ(ccReq->config().metadata().name(), "app");
+  EXPECT_EQ(ccReq->config().labels().at("io.kubernetes.pod.uid"), kUid);
+  EXPECT_EQ(ccReq->config().labels().at("io.kubernetes.container.name"), "app");
+
+  auto state = stateOf();
+  ASSERT_EQ(state.sandboxes.size(), 1u);
+  EXPECT_TRUE(state.sandboxes[0].ready);
+  EXPECT_EQ(state.sandboxes[0].attempt, 0u);
+  ASSERT_EQ(state.sandboxes[0].ips.size(), 1u);
+  ASSERT_EQ(state.containers.size(), 1u);
+  const auto& c = state.containers[0];
+  EXPECT_EQ(c.name, "app");
+  EXPECT_EQ(c.state, v1::CONTAINER_RUNNING);
+  EXPECT_EQ(c.sandboxId, state.sandboxes[0].id);
+  EXPECT_EQ(c.restartCount, 0);
+  EXPECT_FALSE(c.hash.empty());
+
+  auto fc = fake().containers();
+  ASSERT_EQ(fc.size(), 1u);
+  json status = runtime_->buildStatus(pod, state, out, json::object(), std::chrono::system_clock::now());
+  EXPECT_EQ(status["phase"], "Running");
+  EXPECT_EQ(status["podIP"], state.sandboxes[0].ips[0]);
+  EXPECT_EQ(status["hostIP"], "192.168.1.10");
+  EXPECT_EQ(status["qosClass"], "BestEffort");
+  ASSERT_EQ(status["containerStatuses"].size(), 1u);
+  const json& cs = status["containerStatuses"][0];
+  EXPECT_EQ(cs["name"], "app");
+  EXPECT_EQ(cs["ready"], true);
+  EXPECT_EQ(cs["started"], true);
+  EXPECT_EQ(cs["restartCount"], 0);
+  EXPECT_EQ(cs["containerID"], "containerd://" + fc[0].id);
+  EXPECT_EQ(cs["imageID"], fc[0].imageRef);
+  EXPECT_EQ(cs["imageID"].get<std::string>().rfind("docker.io/library/busybox@sha256:", 0), 0u) << cs["imageID"];
+  EXPECT_EQ(cs["image"], "busybox:1.36");
+  EXPECT_TRUE(cs["state"].contains("running")) << cs;
+  EXPECT_EQ(cs["lastState"], json::object());
+  for (const char* type : {"Ready", "ContainersReady", "Initialized", "PodReadyToStartContainers", "PodScheduled"}) {
+    const json* cond = conditionOf(status, type);
+    ASSERT_NE(cond, nullptr) << type;
+    EXPECT_EQ((*cond)["status"], "True") << type;
+  }
+
+  EXPECT_TRUE(hasEvent("Pulled", "already present on machine"));
+  EXPECT_TRUE(hasEvent("Created"));
+  EXPECT_TRUE(hasEvent("Started"));
+
+  // In sync: a second sync changes nothing.
+  fake().clearCalls();
+  out = syncPod(pod);
+  EXPECT_TRUE(out.error.ok()) << out.error;
+  EXPECT_FALSE(out.changed);
+  EXPECT_EQ(fake().callCount("RunPodSandbox"), 0);
+  EXPECT_EQ(fake().callCount("CreateContainer"), 0);
+}
+
+TEST_F(PodRuntimeTest, ConditionTransitionTimesAndStartTimeCarryOver) {
+  fake().addImage("busybox:1.36");
+  json pod = makePod("Always");
+  runPod(pod);
+  json previous = {{"phase", "Running"},
+                   {"startTime", "2024-01-01T00:00:00Z"},
+                   {"conditions", json::array({json{{"type", "Ready"}, {"status", "True"},
+                                                         {"lastTransitionTime", "2024-01-01T00:00:01Z"}},
+                                                    json{{"type", "Initialized"}, {"status", "False"},
+                                                         {"lastTransitionTime", "2024-01-01T00:00:02Z"}}})}};
+  json status = statusOf(pod, {}, previous);
+  EXPECT_EQ(status["startTime"], "2024-01-01T00:00:00Z");
+  EXPECT_EQ((*conditionOf(status, "Ready"))["lastTransitionTime"], "2024-01-01T00:00:01Z") << "unchanged condition";
+  EXPECT_NE((*conditionOf(status, "Initialized"))["lastTransitionTime"], "2024-01-01T00:00:02Z") << "it changed";
+}
+
+// ------------------------------------------------------------------ image pull policies
+
+TEST_F(PodRuntimeTest, PullPolicyAlwaysPullsEvenWhenPresent) {
+  fake().addImage("busybox:1.36");
+  json pod = makePod("Always", "busybox:1.36", "Always");
+  runPod(pod);
+  ASSERT_EQ(fake().callCount("PullImage"), 1);
+  auto req = fake().lastRequest<v1::PullImageRequest>("PullImage");
+  ASSERT_TRUE(req);
+  EXPECT_EQ(req->image().image(), "busybox:1.36");
+  EXPECT_EQ(req->sandbox_config().metadata().uid(), kUid) << "the pull carries the sandbox config";
+  EXPECT_TRUE(hasEvent("Pulling", "Pulling image \"busybox:1.36\""));
+  EXPECT_TRUE(hasEvent("Pulled", "Successfully pulled image \"busybox:1.36\" in "));
+}
+
+TEST_F(PodRuntimeTest, DefaultPullPolicyFollowsTheTag) {
+  fake().addImage("busybox:1.36");
+  fake().addImage("busybox:latest");
+  runPod(makePod("Always", "busybox:1.36", "", "uid-tagged", "tagged"));
+  EXPECT_EQ(fake().callCount("PullImage"), 0) << "a tagged image defaults to IfNotPresent";
+  runPod(makePod("Always", "busybox:latest", "", "uid-latest", "latest"));
+  EXPECT_EQ(fake().callCount("PullImage"), 1) << ":latest defaults to Always";
+}
+
+TEST_F(PodRuntimeTest, PullPolicyIfNotPresentPullsAnAbsentImage) {
+  std::string id = fake().addRegistryImage("busybox:1.36");
+  json pod = makePod("Always", "busybox:1.36", "IfNotPresent");
+  runPod(pod);
+  EXPECT_EQ(fake().callCount("PullImage"), 1);
+  EXPECT_TRUE(fake().hasImage("busybox:1.36"));
+  auto cc = fake().lastRequest<v1::CreateContainerRequest>("CreateContainer");
+  ASSERT_TRUE(cc);
+  EXPECT_EQ(cc->config().image().image(), id) << "the container uses the pulled image's id";
+}
+
+TEST_F(PodRuntimeTest, PullPolicyNeverWithAbsentImageWaitsErrImageNeverPull) {
+  fake().addRegistryImage("busybox:1.36");  // pullable, but Never must not pull it
+  json pod = makePod("Always", "busybox:1.36", "Never");
+  auto out = syncPod(pod);
+  EXPECT_FALSE(out.error.ok());
+  ASSERT_EQ(out.waiting.count("app"), 1u);
+  EXPECT_EQ(out.waiting["app"].reason, "ErrImageNeverPull");
+  EXPECT_EQ(out.waiting["app"].message, "Container image \"busybox:1.36\" is not present with pull policy of Never");
+  EXPECT_EQ(fake().callCount("PullImage"), 0);
+  EXPECT_EQ(fake().callCount("CreateContainer"), 0);
+  EXPECT_EQ(fake().callCount("RunPodSandbox"), 1) << "the sandbox comes first";
+
+  json status = statusOf(pod, out);
+  EXPECT_EQ(status["phase"], "Pending");
+  const json& cs = status["containerStatuses"][0];
+  EXPECT_EQ(cs["state"]["waiting"]["reason"], "ErrImageNeverPull");
+  EXPECT_EQ(cs["ready"], false);
+  EXPECT_EQ((*conditionOf(status, "Ready"))["status"], "False");
+  EXPECT_EQ((*conditionOf(status, "Ready"))["reason"], "ContainersNotReady");
+  EXPECT_EQ((*conditionOf(status, "PodReadyToStartContainers"))["status"], "True");
+  EXPECT_TRUE(hasEvent("ErrImageNeverPull"));
+}
+
+TEST_F(PodRuntimeTest, MissingImageGivesErrImagePullThenImagePullBackOff) {
+  json pod = makePod("Always", "example.com/missing:1.0", "IfNotPresent");
+  auto out = syncPod(pod);
+  EXPECT_FALSE(out.error.ok());
+  ASSERT_EQ(out.waiting.count("app"), 1u);
+  EXPECT_EQ(out.waiting["app"].reason, "ErrImagePull");
+  EXPECT_EQ(out.waiting["app"].message.rfind("Failed to pull image \"example.com/missing:1.0\": ", 0), 0u)
+      << out.waiting["app"].message;
+  EXPECT_NE(out.waiting["app"].message.find("not found"), std::string::npos) << out.waiting["app"].message;
+  ASSERT_TRUE(out.retryAfter);
+  EXPECT_GT(out.retryAfter->count(), 0);
+  EXPECT_LE(*out.retryAfter, 60s);
+  EXPECT_EQ(fake().callCount("PullImage"), 1);
+  EXPECT_EQ(statusOf(pod, out)["containerStatuses"][0]["state"]["waiting"]["reason"], "ErrImagePull");
+
+  // Within the back-off: no pull, ImagePullBackOff.
+  out = syncPod(pod);
+  EXPECT_FALSE(out.error.ok());
+  EXPECT_EQ(out.waiting["app"].reason, "ImagePullBackOff");
+  EXPECT_EQ(out.waiting["app"].message, "Back-off pulling image \"example.com/missing:1.0\"");
+  ASSERT_TRUE(out.retryAfter);
+  EXPECT_LE(*out.retryAfter, 60s);
+  EXPECT_EQ(fake().callCount("PullImage"), 1);
+  EXPECT_EQ(fake().callCount("RunPodSandbox"), 1) << "the sandbox is reused";
+  json status = statusOf(pod, out);
+  EXPECT_EQ(status["phase"], "Pending");
+  EXPECT_EQ(status["containerStatuses"][0]["state"]["waiting"]["reason"], "ImagePullBackOff");
+  EXPECT_TRUE(hasEvent("Failed", "Error: ErrImagePull"));
+  EXPECT_TRUE(hasEvent("BackOff", "Back-off pulling image"));
+}
+
+TEST_F(PodRuntimeTest, PullIsRetriedAfterTheBackOff) {
+  makeRuntime(1s, 300s);
+  json pod = makePod("Always", "example.com/late:1.0", "IfNotPresent");
+  auto out = syncPod(pod);
+  ASSERT_EQ(out.waiting["app"].reason, "ErrImagePull");
+  ASSERT_TRUE(out.retryAfter);
+  fake().addRegistryImage("example.com/late:1.0");
+  std::this_thread::sleep_for(*out.retryAfter + 50ms);
+  out = syncPod(pod);
+  EXPECT_TRUE(out.error.ok()) << out.error;
+  EXPECT_TRUE(out.waiting.empty());
+  EXPECT_EQ(fake().callCount("PullImage"), 2);
+  EXPECT_EQ(statusOf(pod, out)["phase"], "Running");
+}
+
+TEST_F(PodRuntimeTest, InvalidImageName) {
+  json pod = makePod("Always", "bad image", "IfNotPresent");
+  auto out = syncPod(pod);
+  EXPECT_FALSE(out.error.ok());
+  EXPECT_EQ(out.waiting["app"].reason, "InvalidImageName");
+  EXPECT_EQ(fake().callCount("PullImage"), 0);
+  EXPECT_EQ(fake().callCount("CreateContainer"), 0);
+}
+
+// ------------------------------------------------------------------ restart policies
+
+struct RestartCase {
+  std::string policy;
+  int32_t exitCode;
+  bool restarts;
+  std::string phase;
+};
+
+class RestartPolicyTest : public PodRuntimeTest, public ::testing::WithParamInterface<RestartCase> {};
+
+TEST_P(RestartPolicyTest, ExitedContainer) {
+  const auto& p = GetParam();
+  fake().addImage("busybox:1.36");
+  json pod = makePod(p.policy);
+  std::string first = runPod(pod);
+  ASSERT_TRUE(fake().exitContainer(first, p.exitCode));
+  fake().clearCalls();
+
+  auto out = syncPod(pod);
+  EXPECT_TRUE(out.error.ok()) << out.error;
+  EXPECT_TRUE(out.waiting.empty());
+  EXPECT_EQ(out.changed, p.restarts);
+  EXPECT_EQ(fake().callCount("RunPodSandbox"), 0) << "the sandbox is still ready";
+  EXPECT_EQ(fake().callCount("CreateContainer"), p.restarts ? 1 : 0);
+
+  auto state = stateOf();
+  json status = runtime_->buildStatus(pod, state, out, json::object(), std::chrono::system_clock::now());
+  EXPECT_EQ(status["phase"], p.phase);
+  const json& cs = status["containerStatuses"][0];
+  if (p.restarts) {
+    ASSERT_EQ(state.containers.size(), 2u);
+    EXPECT_EQ(state.containers[0].state, v1::CONTAINER_RUNNING);
+    EXPECT_EQ(state.containers[0].restartCount, 1);
+    EXPECT_EQ(state.containers[0].sandboxId, state.containers[1].sandboxId);
+    auto cc = fake().lastRequest<v1::CreateContainerRequest>("CreateContainer");
+    ASSERT_TRUE(cc);
+    EXPECT_EQ(cc->config().metadata().attempt(), 1u);
+    EXPECT_EQ(cc->config().annotations().at("io.kubernetes.container.restartCount"), "1");
+    EXPECT_EQ(cs["restartCount"], 1);
+    EXPECT_TRUE(cs["state"].contains("running")) << cs;
+    EXPECT_EQ(cs["ready"], true);
+    EXPECT_EQ(cs["containerID"], "containerd://" + state.containers[0].id);
+    EXPECT_EQ(cs["lastState"]["terminated"]["exitCode"], p.exitCode);
+    EXPECT_EQ(cs["lastState"]["terminated"]["containerID"], "containerd://" + first);
+    EXPECT_EQ(cs["lastState"]["terminated"]["reason"], p.exitCode == 0 ? "Completed" : "Error");
+  } else {
+    ASSERT_EQ(state.containers.size(), 1u);
+    EXPECT_EQ(cs["restartCount"], 0);
+    EXPECT_EQ(cs["ready"], false);
+    ASSERT_TRUE(cs["state"].contains("terminated")) << cs;
+    EXPECT_EQ(cs["state"]["terminated"]["exitCode"], p.exitCode);
+    EXPECT_EQ(cs["state"]["terminated"]["reason"], p.exitCode == 0 ? "Completed" : "Error");
+    EXPECT_EQ(cs["state"]["terminated"]["containerID"], "containerd://" + first);
+    EXPECT_TRUE(cs["state"]["terminated"]["startedAt"].is_string());
+    EXPECT_TRUE(cs["state"]["terminated"]["finishedAt"].is_string());
+    EXPECT_EQ((*conditionOf(status, "Ready"))["status"], "False");
+    EXPECT_EQ((*conditionOf(status, "Ready"))["reason"], "PodCompleted");
+    EXPECT_EQ((*conditionOf(status, "PodReadyToStartContainers"))["status"], "False");
+    // Still done on the next sync.
+    out = syncPod(pod);
+    EXPECT_FALSE(out.changed);
+    EXPECT_EQ(fake().callCount("CreateContainer"), 0);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Policies, RestartPolicyTest,
+                         ::testing::Values(RestartCase{"Never", 0, false, "Succeeded"},
+                                           RestartCase{"Never", 1, false, "Failed"},
+                                           RestartCase{"OnFailure", 0, false, "Succeeded"},
+                                           RestartCase{"OnFailure", 3, true, "Running"},
+                                           RestartCase{"Always", 0, true, "Running"},
+                                           RestartCase{"Always", 1, true, "Running"}),
+                         [](const ::testing::TestParamInfo<RestartCase>& info) {
+                           return info.param.policy + "Exit" + std::to_string(info.param.exitCode);
+                         });
+
+TEST_F(PodRuntimeTest, OomKilledReasonIsKept) {
+  fake().addImage("busybox:1.36");
+  json pod = makePod("Never");
+  std::string id = runPod(pod);
+  ASSERT_TRUE(fake().exitContainer(id, 137, "OOMKilled"));
+  json status = statusOf(pod, syncPod(pod));
+  EXPECT_EQ(status["phase"], "Failed");
+  EXPECT_EQ(status["containerStatuses"][0]["state"]["terminated"]["reason"], "OOMKilled");
+  EXPECT_EQ(status["containerStatuses"][0]["state"]["terminated"]["exitCode"], 137);
+}
+
+TEST_F(PodRuntimeTest, SecondExitWithinBackOffIsCrashLoopBackOff) {
+  fake().addImage("busybox:1.36");
+  json pod = makePod("Always");
+  std::string first = runPod(pod);
+  ASSERT_TRUE(fake().exitContainer(first, 1));
+  auto out = syncPod(pod);  // the first restart is immediate
+  ASSERT_TRUE(out.error.ok()) << out.error;
+  auto state = stateOf();
+  ASSERT_EQ(state.containers.size(), 2u);
+  std::string second = state.containers[0].id;
+  ASSERT_TRUE(fake().exitContainer(second, 1));
+  fake().clearCalls();
+
+  out = syncPod(pod);
+  EXPECT_EQ(fake().callCount("CreateContainer"), 0) << "no restart within the back-off";
+  EXPECT_FALSE(out.changed);
+  ASSERT_EQ(out.waiting.count("app"), 1u);
+  EXPECT_EQ(out.waiting["app"].reason, "CrashLoopBackOff");
+  EXPECT_EQ(out.waiting["app"].message.rfind("back-off ", 0), 0u) << out.waiting["app"].message;
+  EXPECT_EQ(out.waiting["app"].message,
+            "back-off 60s restarting failed container=app pod=web_default(" + std::string(kUid) + ")");
+  ASSERT_TRUE(out.retryAfter);
+  EXPECT_GT(out.retryAfter->count(), 0);
+  EXPECT_LE(*out.retryAfter, 60s);
+
+  json status = statusOf(pod, out);
+  EXPECT_EQ(status["phase"], "Running");
+  const json& cs = status["containerStatuses"][0];
+  EXPECT_EQ(cs["state"]["waiting"]["reason"], "CrashLoopBackOff");
+  EXPECT_EQ(cs["state"]["waiting"]["message"], out.waiting["app"].message);
+  EXPECT_EQ(cs["lastState"]["terminated"]["exitCode"], 1);
+  EXPECT_EQ(cs["lastState"]["terminated"]["containerID"], "containerd://" + second);
+  EXPECT_EQ(cs["restartCount"], 1);
+  EXPECT_EQ(cs["ready"], false);
+  EXPECT_EQ((*conditionOf(status, "Ready"))["status"], "False");
+  EXPECT_EQ((*conditionOf(status, "Ready"))["message"], "containers with unready status: [app]");
+  EXPECT_TRUE(hasEvent("BackOff", "Back-off restarting failed container app in pod web_default"));
+}
+
+TEST_F(PodRuntimeTest, BackOffDoublesAfterEachRestart) {
+  makeRuntime(1s, 300s);
+  fake().addImage("busybox:1.36");
+  json pod = makePod("Always");
+  std::string id = runPod(pod);
+  ASSERT_TRUE(fake().exitContainer(id, 1));
+  ASSERT_TRUE(syncPod(pod).error.ok());  // restart 1, back-off 1s starts
+  std::this_thread::sleep_for(1100ms);
+  id = stateOf().latest("app")->id;
+  ASSERT_TRUE(fake().exitContainer(id, 1));
+  auto out = syncPod(pod);  // back-off over: restart 2, back-off 2s starts
+  ASSERT_TRUE(out.error.ok()) << out.error;
+  EXPECT_TRUE(out.waiting.empty());
+  auto state = stateOf();
+  ASSERT_EQ(state.containers.size(), 3u);
+  EXPECT_EQ(state.containers[0].restartCount, 2);
+  EXPECT_EQ(state.containers[0].state, v1::CONTAINER_RUNNING);
+  ASSERT_TRUE(fake().exitContainer(state.containers[0].id, 1));
+  out = syncPod(pod);
+  EXPECT_EQ(out.waiting["app"].reason, "CrashLoopBackOff");
+  EXPECT_EQ(out.waiting["app"].message.rfind("back-off 2s restarting failed container=app", 0), 0u)
+      << out.waiting["app"].message;
+  EXPECT_EQ(statusOf(pod, out)["containerStatuses"][0]["restartCount"], 2);
+}
+
+// ------------------------------------------------------------------ sandbox re-creation
+
+TEST_F(PodRuntimeTest, NotReadySandboxIsReplacedAndContainerRestartedInIt) {
+  fake().addImage("busybox:1.36");
+  json pod = makePod("Always");
+  std::string first = runPod(pod);
+  auto before = stateOf();
+  std::string oldSandbox = before.sandboxes[0].id;
+  ASSERT_TRUE(fake().setSandboxNotReady(oldSandbox));
+  fake().clearCalls();
+
+  auto out = syncPod(pod);
+  EXPECT_TRUE(out.error.ok()) << out.error;
+  EXPECT_TRUE(out.changed);
+  EXPECT_EQ(fake().callCount("RunPodSandbox"), 1);
+  auto sbReq = fake().lastRequest<v1::RunPodSandboxRequest>("RunPodSandbox");
+  ASSERT_TRUE(sbReq);
+  EXPECT_EQ(sbReq->config().metadata().attempt(), 1u);
+  auto stopC = fake().lastRequest<v1::StopContainerRequest>("StopContainer");
+  ASSERT_TRUE(stopC) << "the old container is stopped";
+  EXPECT_EQ(stopC->container_id(), first);
+  auto stopSb = fake().lastRequest<v1::StopPodSandboxRequest>("StopPodSandbox");
+  ASSERT_TRUE(stopSb);
+  EXPECT_EQ(stopSb->pod_sandbox_id(), oldSandbox);
+
+  auto state = stateOf();
+  ASSERT_EQ(state.sandboxes.size(), 2u);
+  EXPECT_EQ(state.sandboxes[0].attempt, 1u);
+  EXPECT_TRUE(state.sandboxes[0].ready);
+  EXPECT_NE(state.sandboxes[0].id, oldSandbox);
+  EXPECT_FALSE(state.sandboxes[1].ready);
+  ASSERT_EQ(state.containers.size(), 2u);
+  EXPECT_EQ(state.containers[0].sandboxId, state.sandboxes[0].id);
+  EXPECT_EQ(state.containers[0].state, v1::CONTAINER_RUNNING);
+  EXPECT_EQ(state.containers[0].restartCount, 1);
+  EXPECT_EQ(state.containers[1].state, v1::CONTAINER_EXITED);
+
+  json status = runtime_->buildStatus(pod, state, out, json::object(), std::chrono::system_clock::now());
+  EXPECT_EQ(status["phase"], "Running");
+  EXPECT_EQ(status["podIP"], state.sandboxes[0].ips.at(0));
+  EXPECT_EQ(status["containerStatuses"][0]["restartCount"], 1);
+  EXPECT_EQ(status["containerStatuses"][0]["ready"], true);
+  EXPECT_EQ((*conditionOf(status, "PodReadyToStartContainers"))["status"], "True");
+  EXPECT_TRUE(hasEvent("SandboxChanged", "Pod sandbox changed, it will be killed and re-created."));
+}
+
+TEST_F(PodRuntimeTest, NeverPodGetsNoNewSandboxOnceItsContainersRan) {
+  // Upstream computePodActions: a sandbox that must be re-created for a pod with
+  // restartPolicy Never whose containers already ran is not re-created; the pod is killed.
+  fake().addImage("busybox:1.36");
+  json pod = makePod("Never");
+  std::string first = runPod(pod);
+  ASSERT_TRUE(fake().setSandboxNotReady(stateOf().sandboxes[0].id));
+  fake().setStopExitCode(137);
+  fake().clearCalls();
+
+  auto out = syncPod(pod);
+  EXPECT_TRUE(out.changed);
+  EXPECT_EQ(fake().callCount("RunPodSandbox"), 0);
+  EXPECT_EQ(fake().callCount("CreateContainer"), 0);
+  EXPECT_GE(fake().callCount("StopContainer"), 1);
+  auto state = stateOf();
+  ASSERT_EQ(state.containers.size(), 1u);
+  EXPECT_EQ(state.containers[0].state, v1::CONTAINER_EXITED);
+  json status = runtime_->buildStatus(pod, state, out, json::object(), std::chrono::system_clock::now());
+  EXPECT_EQ(status["phase"], "Failed");
+  EXPECT_EQ(status["containerStatuses"][0]["restartCount"], 0);
+
+  out = syncPod(pod);
+  EXPECT_EQ(fake().callCount("RunPodSandbox"), 0);
+}
+
+// ------------------------------------------------------------------ kill and remove
+
+TEST_F(PodRuntimeTest, KillUsesTheMinimumGracePeriodAndStopsTheSandbox) {
+  fake().addImage("busybox:1.36");
+  json pod = makePod("Always");
+  std::string id = runPod(pod);
+  std::string sandbox = stateOf().sandboxes[0].id;
+  fake().clearCalls();
+
+  ASSERT_TRUE(runtime_->kill(pod, 0).ok());
+  auto stop = fake().lastRequest<v1::StopContainerRequest>("StopContainer");
+  ASSERT_TRUE(stop);
+  EXPECT_EQ(stop->container_id(), id);
+  EXPECT_EQ(stop->timeout(), 2) << "grace periods below 2s are raised to 2s, as upstream";
+  auto stopSb = fake().lastRequest<v1::StopPodSandboxRequest>("StopPodSandbox");
+  ASSERT_TRUE(stopSb);
+  EXPECT_EQ(stopSb->pod_sandbox_id(), sandbox);
+  auto state = stateOf();
+  EXPECT_EQ(state.containers[0].state, v1::CONTAINER_EXITED);
+  EXPECT_FALSE(state.sandboxes[0].ready);
+  EXPECT_TRUE(hasEvent("Killing", "Stopping container app"));
+
+  // Killing a stopped pod is a no-op that succeeds.
+  fake().clearCalls();
+  EXPECT_TRUE(runtime_->kill(pod, 0).ok());
+  EXPECT_EQ(fake().callCount("StopContainer"), 0);
+  EXPECT_EQ(fake().callCount("StopPodSandbox"), 0);
+}
+
+TEST_F(PodRuntimeTest, KillPassesTheGracePeriod) {
+  fake().addImage("busybox:1.36");
+  json pod = makePod("Always");
+  runPod(pod);
+  ASSERT_TRUE(runtime_->kill(pod, 30).ok());
+  auto stop = fake().lastRequest<v1::StopContainerRequest>("StopContainer");
+  ASSERT_TRUE(stop);
+  EXPECT_EQ(stop->timeout(), 30);
+  EXPECT_EQ(fake().callCount("StopPodSandbox"), 1);
+}
+
+TEST_F(PodRuntimeTest, KillStopsContainersInParallel) {
+  fake().addImage("busybox:1.36");
+  json pod = makePod("Always");
+  pod["spec"]["containers"].push_back({{"name", "side"}, {"image", "busybox:1.36"}});
+  auto out = syncPod(pod);
+  ASSERT_TRUE(out.error.ok()) << out.error;
+  ASSERT_EQ(stateOf().containers.size(), 2u);
+  fake().setDelay("StopContainer", 1000ms);
+  auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(runtime_->kill(pod, 5).ok());
+  auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_EQ(fake().callCount("StopContainer"), 2);
+  // Two sequential stops take 2s at least; parallel ones about 1s.
+  EXPECT_LT(took, 1900ms) << "containers stop in parallel";
+  for (const auto& c : stateOf().containers) EXPECT_EQ(c.state, v1::CONTAINER_EXITED);
+}
+
+TEST_F(PodRuntimeTest, KillReportsStopErrors) {
+  fake().addImage("busybox:1.36");
+  json pod = makePod("Always");
+  runPod(pod);
+  fake().failNext("StopContainer", grpc::Status(grpc::StatusCode::UNKNOWN, "device busy"));
+  auto st = runtime_->kill(pod, 0);
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(std::string(st.message()).find("device busy"), std::string::npos) << st;
+  EXPECT_EQ(fake().callCount("StopPodSandbox"), 0) << "the sandbox waits for its containers";
+  EXPECT_TRUE(runtime_->kill(pod, 0).ok()) << "a retry succeeds";
+}
+
+TEST_F(PodRuntimeTest, RemoveDeletesContainersAndSandboxes) {
+  fake().addImage("busybox:1.36");
+  json pod = makePod("Always");
+  std::string first = runPod(pod);
+  ASSERT_TRUE(fake().exitContainer(first, 1));
+  ASSERT_TRUE(syncPod(pod).error.ok());  // a second container
+  ASSERT_TRUE(runtime_->kill(pod, 0).ok());
+  fake().clearCalls();
+
+  ASSERT_TRUE(runtime_->remove(kUid).ok());
+  EXPECT_EQ(fake().callCount("RemoveContainer"), 2);
+  EXPECT_EQ(fake().callCount("RemovePodSandbox"), 1);
+  EXPECT_TRUE(fake().containers().empty());
+  EXPECT_TRUE(fake().sandboxes().empty());
+  auto state = stateOf();
+  EXPECT_TRUE(state.containers.empty());
+  EXPECT_TRUE(state.sandboxes.empty());
+  EXPECT_TRUE(runtime_->remove(kUid).ok()) << "removing twice succeeds";
+}
+
+TEST_F(PodRuntimeTest, RemoveForgetsTheBackOff) {
+  fake().addImage("busybox:1.36");
+  json pod = makePod("Always");
+  std::string id = runPod(pod);
+  ASSERT_TRUE(fake().exitContainer(id, 1));
+  ASSERT_TRUE(syncPod(pod).error.ok());  // restart 1: back-off (60s) started
+  ASSERT_TRUE(runtime_->kill(pod, 0).ok());
+  ASSERT_TRUE(runtime_->remove(kUid).ok());
+  // The same pod again (e.g. a static pod re-created): starts fresh, no CrashLoopBackOff.
+  id = runPod(pod);
+  ASSERT_TRUE(fake().exitContainer(id, 1));
+  auto out = syncPod(pod);
+  EXPECT_TRUE(out.error.ok()) << out.error;
+  EXPECT_TRUE(out.waiting.empty()) << out.waiting["app"].reason;
+}
+
+// ------------------------------------------------------------------ PLEG relist
+
+TEST_F(PodRuntimeTest, FingerprintsAndPodUidsFollowTheRuntime) {
+  fake().addImage("busybox:1.36");
+  auto fp = runtime_->fingerprints();
+  ASSERT_TRUE(fp.ok()) << fp.status();
+  EXPECT_TRUE(fp->empty());
+  auto uids = runtime_->podUids();
+  ASSERT_TRUE(uids.ok());
+  EXPECT_TRUE(uids->empty());
+
+  json a = makePod("Always", "busybox:1.36", "IfNotPresent", "uid-a", "a");
+  json b = makePod("Always", "busybox:1.36", "IfNotPresent", "uid-b", "b");
+  std::string ida = runPod(a);
+  runPod(b);
+  uids = runtime_->podUids();
+  ASSERT_TRUE(uids.ok());
+  EXPECT_EQ(*uids, (std::vector<std::string>{"uid-a", "uid-b"}));
+
+  auto fp1 = runtime_->fingerprints();
+  ASSERT_TRUE(fp1.ok());
+  ASSERT_EQ(fp1->size(), 2u);
+  auto fp2 = runtime_->fingerprints();
+  ASSERT_TRUE(fp2.ok());
+  EXPECT_EQ(*fp1, *fp2) << "stable while nothing changes";
+
+  ASSERT_TRUE(fake().exitContainer(ida, 1));
+  auto fp3 = runtime_->fingerprints();
+  ASSERT_TRUE(fp3.ok());
+  EXPECT_NE(fp3->at("uid-a"), fp1->at("uid-a")) << "a container exited";
+  EXPECT_EQ(fp3->at("uid-b"), fp1->at("uid-b"));
+
+  ASSERT_TRUE(syncPod(a).error.ok());  // restart: a new container
+  auto fp4 = runtime_->fingerprints();
+  ASSERT_TRUE(fp4.ok());
+  EXPECT_NE(fp4->at("uid-a"), fp3->at("uid-a"));
+
+  ASSERT_TRUE(fake().setSandboxNotReady(stateOf("uid-b").sandboxes[0].id));
+  auto fp5 = runtime_->fingerprints();
+  ASSERT_TRUE(fp5.ok());
+  EXPECT_NE(fp5->at("uid-b"), fp4->at("uid-b")) << "a sandbox changed state";
+
+  ASSERT_TRUE(runtime_->kill(a, 0).ok());
+  ASSERT_TRUE(runtime_->remove("uid-a").ok());
+  uids = runtime_->podUids();
+  ASSERT_TRUE(uids.ok());
+  EXPECT_EQ(*uids, std::vector<std::string>{"uid-b"});
+  auto fp6 = runtime_->fingerprints();
+  ASSERT_TRUE(fp6.ok());
+  EXPECT_EQ(fp6->count("uid-a"), 0u);
+  EXPECT_EQ(fp6->count("uid-b"), 1u);
+}
+
+TEST_F(PodRuntimeTest, ListErrorsAreReturned) {
+  fake().failAlways("ListPodSandbox", grpc::Status(grpc::StatusCode::UNAVAILABLE, "runtime down"));
+  EXPECT_FALSE(runtime_->fingerprints().ok());
+  EXPECT_FALSE(runtime_->podUids().ok());
+  EXPECT_FALSE(runtime_->state(kUid).ok());
+}
+
+// ------------------------------------------------------------------ CRI failures
+
+TEST_F(PodRuntimeTest, CreateContainerErrorIsAWaitingReasonNotACrash) {
+  fake().addImage("busybox:1.36");
+  json pod = makePod("Always");
+  fake().failNext("CreateContainer", grpc::Status(grpc::StatusCode::UNKNOWN, "no space left on device"));
+  auto out = syncPod(pod);
+  EXPECT_FALSE(out.error.ok());
+  EXPECT_NE(std::string(out.error.message()).find("no space left on device"), std::string::npos) << out.error;
+  ASSERT_EQ(out.waiting.count("app"), 1u);
+  EXPECT_EQ(out.waiting["app"].reason, "CreateContainerError");
+  EXPECT_NE(out.waiting["app"].message.find("no space left on device"), std::string::npos);
+  EXPECT_TRUE(out.changed) << "the sandbox was created";
+  EXPECT_EQ(fake().callCount("StartContainer"), 0);
+
+  json status = statusOf(pod, out);
+  EXPECT_EQ(status["phase"], "Pending");
+  EXPECT_EQ(status["containerStatuses"][0]["state"]["waiting"]["reason"], "CreateContainerError");
+  EXPECT_TRUE(hasEvent("Failed", "Error: "));
+
+  // The next sync retries and succeeds in the same sandbox.
+  out = syncPod(pod);
+  EXPECT_TRUE(out.error.ok()) << out.error;
+  EXPECT_EQ(fake().callCount("RunPodSandbox"), 1);
+  auto state = stateOf();
+  ASSERT_EQ(state.containers.size(), 1u);
+  EXPECT_EQ(state.containers[0].state, v1::CONTAINER_RUNNING);
+  EXPECT_EQ(state.containers[0].restartCount, 0);
+}
+
+TEST_F(PodRuntimeTest, StartContainerErrorIsRunContainerErrorAndTheContainerIsStartedLater) {
+  fake().addImage("busybox:1.36");
+  json pod = makePod("Always");
+  fake().failNext("StartContainer", grpc::Status(grpc::StatusCode::UNKNOWN, "exec: \"sleep\": not found"));
+  auto out = syncPod(pod);
+  EXPECT_FALSE(out.error.ok());
+  EXPECT_EQ(out.waiting["app"].reason, "RunContainerError");
+  EXPECT_TRUE(out.changed) << "a container was created";
+  json status = statusOf(pod, out);
+  EXPECT_EQ(status["phase"], "Pending");
+  EXPECT_EQ(status["containerStatuses"][0]["state"]["waiting"]["reason"], "RunContainerError");
+  EXPECT_NE(status["containerStatuses"][0]["state"]["waiting"].value("message", "").find("not found"),
+            std::string::npos);
+
+  // Starting it fails again: still RunContainerError, and no second container with the same
+  // name (attempt 0) is created.
+  fake().failNext("StartContainer", grpc::Status(grpc::StatusCode::UNKNOWN, "exec: \"sleep\": not found"));
+  out = syncPod(pod);
+  EXPECT_FALSE(out.error.ok());
+  EXPECT_EQ(out.waiting["app"].reason, "RunContainerError");
+  EXPECT_EQ(fake().callCount("CreateContainer"), 1);
+  EXPECT_EQ(statusOf(pod, out)["containerStatuses"][0]["state"]["waiting"]["reason"], "RunContainerError");
+
+  out = syncPod(pod);
+  EXPECT_TRUE(out.error.ok()) << out.error;
+  EXPECT_EQ(fake().callCount("CreateContainer"), 1) << "the created container is started, not re-created";
+  auto state = stateOf();
+  ASSERT_EQ(state.containers.size(), 1u);
+  EXPECT_EQ(state.containers[0].state, v1::CONTAINER_RUNNING);
+}
+
+TEST_F(PodRuntimeTest, RunPodSandboxErrorLeavesContainersCreating) {
+  fake().addImage("busybox:1.36");
+  json pod = makePod("Always");
+  fake().failNext("RunPodSandbox", grpc::Status(grpc::StatusCode::UNKNOWN, "cni plugin not initialized"));
+  auto out = syncPod(pod);
+  EXPECT_FALSE(out.error.ok());
+  EXPECT_EQ(out.waiting["app"].reason, "ContainerCreating");
+  EXPECT_EQ(fake().callCount("CreateContainer"), 0);
+  json status = statusOf(pod, out);
+  EXPECT_EQ(status["phase"], "Pending");
+  EXPECT_EQ((*conditionOf(status, "PodReadyToStartContainers"))["status"], "False");
+  EXPECT_TRUE(hasEvent("FailedCreatePodSandBox", "cni plugin not initialized"));
+  out = syncPod(pod);
+  EXPECT_TRUE(out.error.ok()) << out.error;
+  EXPECT_EQ(statusOf(pod, out)["phase"], "Running");
+}
+
+TEST_F(PodRuntimeTest, UnsupportedFeaturesWaitWithoutTouchingTheRuntime) {
+  json pod = makePod("Always");
+  pod["spec"]["volumes"] = json::array({{{"name", "data"}, {"emptyDir", json::object()}}});
+  auto out = syncPod(pod);
+  EXPECT_EQ(out.error.code(), absl::StatusCode::kUnimplemented);
+  EXPECT_EQ(out.waiting["app"].reason, "ContainerCreating");
+  EXPECT_EQ(fake().callCount("RunPodSandbox"), 0);
+  EXPECT_TRUE(hasEvent("FailedMount", "unmounted volumes=[data]"));
+}
+
+TEST_F(PodRuntimeTest, PodPhaseRules) {
+  json pod = makePod("OnFailure");
+  json running = {{"name", "app"}, {"state", {{"running", json::object()}}}};
+  json failed = {{"name", "app"}, {"state", {{"terminated", {{"exitCode", 1}}}}}};
+  json ok = {{"name", "app"}, {"state", {{"terminated", {{"exitCode", 0}}}}}};
+  json waiting = {{"name", "app"}, {"state", {{"waiting", {{"reason", "ContainerCreating"}}}}}};
+  EXPECT_EQ(podPhase(pod, json::array({running})), "Running");
+  EXPECT_EQ(podPhase(pod, json::array({failed})), "Running") << "OnFailure will restart it";
+  EXPECT_EQ(podPhase(pod, json::array({ok})), "Succeeded");
+  EXPECT_EQ(podPhase(pod, json::array({waiting})), "Pending");
+  EXPECT_EQ(podPhase(pod, json::array()), "Pending");
+  pod["spec"]["restartPolicy"] = "Never";
+  EXPECT_EQ(podPhase(pod, json::array({failed})), "Failed");
+}
+
+}  // namespace
+}  // namespace cubelet::runtime
