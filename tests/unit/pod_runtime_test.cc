@@ -905,3 +905,113 @@ TEST_F(PodRuntimeTest, PodPhaseRules) {
 
 }  // namespace
 }  // namespace cubelet::runtime
+
+namespace cubelet::runtime {
+namespace {
+
+TEST_F(PodRuntimeTest, GarbageCollectionKeepsTheNewestDeadInstance) {
+  makeRuntime(0s, 0s);  // no crash-loop back-off: every sync restarts at once
+  fake().addImage("busybox:1.36");
+  json pod = makePod("Always");
+  std::string id = runPod(pod);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(fake().exitContainer(id, 1));
+    id = runPod(pod);
+  }
+  ASSERT_EQ(stateOf().containers.size(), 4u) << "one running, three dead";
+  auto removed = runtime_->collectGarbage();
+  ASSERT_TRUE(removed.ok()) << removed.status();
+  EXPECT_EQ(*removed, 2);
+  auto state = stateOf();
+  ASSERT_EQ(state.containers.size(), 2u);
+  EXPECT_EQ(state.containers[0].state, v1::CONTAINER_RUNNING);
+  EXPECT_EQ(state.containers[0].restartCount, 3);
+  EXPECT_EQ(state.containers[1].state, v1::CONTAINER_EXITED);
+  EXPECT_EQ(state.containers[1].restartCount, 2) << "the newest dead one stays, for lastState";
+  EXPECT_EQ(runtime_->buildStatus(pod, state, {}, json::object(), std::chrono::system_clock::now())
+                ["containerStatuses"][0]["lastState"]["terminated"]["exitCode"],
+            1);
+  removed = runtime_->collectGarbage();
+  ASSERT_TRUE(removed.ok());
+  EXPECT_EQ(*removed, 0) << "nothing more to collect";
+}
+
+TEST_F(PodRuntimeTest, GarbageCollectionRemovesOldDeadSandboxes) {
+  fake().addImage("busybox:1.36");
+  json pod = makePod("Always");
+  runPod(pod);
+  auto first = stateOf().sandboxes.front().id;
+  ASSERT_TRUE(fake().setSandboxNotReady(first));
+  runPod(pod);  // a new sandbox; the old one's container was stopped
+  ASSERT_EQ(stateOf().sandboxes.size(), 2u);
+  // The old sandbox still holds the dead container: kept this round.
+  auto removed = runtime_->collectGarbage();
+  ASSERT_TRUE(removed.ok()) << removed.status();
+  EXPECT_EQ(stateOf().sandboxes.size(), 2u);
+  // Once the container is gone, the sandbox goes too; the ready one stays.
+  for (const auto& c : stateOf().containers) {
+    if (c.sandboxId == first) {
+      ASSERT_TRUE(cri_->removeContainer(c.id).ok());
+    }
+  }
+  removed = runtime_->collectGarbage();
+  ASSERT_TRUE(removed.ok());
+  auto state = stateOf();
+  ASSERT_EQ(state.sandboxes.size(), 1u);
+  EXPECT_NE(state.sandboxes[0].id, first);
+  EXPECT_TRUE(state.sandboxes[0].ready);
+}
+
+TEST_F(PodRuntimeTest, ChangedImageReplacesTheRunningContainer) {
+  fake().addImage("busybox:1.36");
+  fake().addImage("busybox:1.37");
+  json pod = makePod("Always");
+  std::string first = runPod(pod);
+  pod["spec"]["containers"][0]["image"] = "busybox:1.37";
+  auto out = syncPod(pod);
+  EXPECT_TRUE(out.error.ok()) << out.error;
+  EXPECT_TRUE(out.changed);
+  auto state = stateOf();
+  ASSERT_EQ(state.containers.size(), 2u);
+  EXPECT_EQ(state.containers[0].state, v1::CONTAINER_RUNNING);
+  EXPECT_EQ(state.containers[0].restartCount, 1);
+  EXPECT_EQ(state.containers[1].id, first);
+  EXPECT_EQ(state.containers[1].state, v1::CONTAINER_EXITED);
+  EXPECT_TRUE(hasEvent("Killing", "Container app definition changed, will be restarted"));
+  // Unchanged now: the next sync leaves it alone.
+  fake().clearCalls();
+  out = syncPod(pod);
+  EXPECT_FALSE(out.changed);
+  EXPECT_EQ(fake().callCount("CreateContainer"), 0);
+}
+
+TEST_F(PodRuntimeTest, WatchEventsNamesThePodOfEachEvent) {
+  fake().addImage("busybox:1.36");
+  std::mutex mu;
+  std::vector<std::string> uids;
+  std::jthread watcher([&](std::stop_token st) {
+    auto s = runtime_->watchEvents(st, [&](const std::string& uid) {
+      std::lock_guard<std::mutex> lock(mu);
+      uids.push_back(uid);
+    });
+    EXPECT_TRUE(s.ok()) << s;
+  });
+  auto seen = [&] {
+    std::lock_guard<std::mutex> lock(mu);
+    return std::count(uids.begin(), uids.end(), kUid);
+  };
+  // The stream must be open before the change; retry the first sync's events until seen.
+  ASSERT_TRUE(eventually([&] {
+    if (seen() > 0) return true;
+    json pod = makePod("Always", "busybox:1.36", "IfNotPresent", kUid + std::string("-probe"), "probe");
+    (void)syncPod(pod);
+    std::lock_guard<std::mutex> lock(mu);
+    return !uids.empty();
+  }));
+  runPod(makePod("Always"));
+  EXPECT_TRUE(eventually([&] { return seen() > 0; }));
+  watcher.request_stop();
+}
+
+}  // namespace
+}  // namespace cubelet::runtime
