@@ -156,6 +156,9 @@ class KubeletImpl : public Kubelet {
       }
       return out;
     };
+    ro.getRuntimeClass = [this](const std::string& name) {
+      return client_->get("/apis/node.k8s.io/v1/runtimeclasses/" + name);
+    };
     ro.getSecret = [this](const std::string& ns, const std::string& name) {
       return client_->get("/api/v1/namespaces/" + ns + "/secrets/" + name);
     };

@@ -457,13 +457,26 @@ SyncOutcome PodRuntime::sync(const json& pod, const PodRuntimeState& state) {
     out.error = absl::UnimplementedError(msg);
     return out;
   }
-  if (!str(pod, {"spec", "runtimeClassName"}).empty()) {
-    waitAll("ContainerCreating", "");
-    std::string msg = "Failed to create pod sandbox: RuntimeClass \"" + str(pod, {"spec", "runtimeClassName"}) +
-                      "\" is not supported by cubelet yet";
-    events_.record(podRef(pod), "Warning", "FailedCreatePodSandBox", msg);
-    out.error = absl::UnimplementedError(msg);
-    return out;
+  std::string runtimeHandler;
+  if (const std::string rc = str(pod, {"spec", "runtimeClassName"}); !rc.empty()) {
+    // The RuntimeClass names the CRI handler; until it can be read the pod waits.
+    absl::StatusOr<json> obj = opts_.getRuntimeClass
+                                   ? opts_.getRuntimeClass(rc)
+                                   : absl::StatusOr<json>(absl::UnimplementedError("RuntimeClass lookup is off"));
+    if (obj.ok() && str(*obj, {"handler"}).empty()) {
+      obj = absl::InvalidArgumentError("RuntimeClass \"" + rc + "\" has no handler");
+    }
+    if (!obj.ok()) {
+      waitAll("ContainerCreating", "");
+      std::string msg = "Failed to create pod sandbox: " +
+                        (absl::IsNotFound(obj.status()) ? std::string(obj.status().message())
+                                                        : "failed to lookup RuntimeClass " + rc + ": " +
+                                                              std::string(obj.status().message()));
+      events_.record(podRef(pod), "Warning", "FailedCreatePodSandBox", msg);
+      out.error = absl::Status(obj.status().code(), msg);
+      return out;
+    }
+    runtimeHandler = str(*obj, {"handler"});
   }
 
   // A pod whose containers all finished for good gets no new sandbox.
@@ -486,6 +499,7 @@ SyncOutcome PodRuntime::sync(const json& pod, const PodRuntimeState& state) {
   }
   SandboxOptions so;
   so.attempt = attempt;
+  so.runtimeHandler = runtimeHandler;
   if (opts_.cgroupParent) {
     auto parent = opts_.cgroupParent(pod);
     if (!parent.ok()) {

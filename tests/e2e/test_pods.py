@@ -253,3 +253,18 @@ def test_changing_the_image_replaces_the_container():
         assert any(e["message"] == "Container main definition changed, will be restarted" for e in events), events
     finally:
         delete(name)
+
+
+def test_runtime_class_handler_runs_the_pod():
+    rc = "cubelet-e2e-runc"
+    apply({"apiVersion": "node.k8s.io/v1", "kind": "RuntimeClass", "metadata": {"name": rc}, "handler": "runc"})
+    name = unique("runtimeclass")
+    manifest = pod_manifest(name, "sleep 3600")
+    manifest["spec"]["runtimeClassName"] = rc
+    apply(manifest)
+    try:
+        pod = wait_until("pod Running", lambda: phase_is(name, "Running"), timeout=90)
+        assert pod["spec"]["runtimeClassName"] == rc
+        assert container_status(pod)["ready"] is True
+    finally:
+        delete(name)

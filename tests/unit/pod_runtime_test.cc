@@ -1015,3 +1015,38 @@ TEST_F(PodRuntimeTest, WatchEventsNamesThePodOfEachEvent) {
 
 }  // namespace
 }  // namespace cubelet::runtime
+
+namespace cubelet::runtime {
+namespace {
+
+TEST_F(PodRuntimeTest, RuntimeClassHandlerReachesTheSandbox) {
+  PodRuntimeOptions o;
+  o.node.nodeIps = {"192.168.1.10"};
+  o.getRuntimeClass = [](const std::string& name) -> absl::StatusOr<json> {
+    if (name == "fast") return json{{"metadata", {{"name", "fast"}}}, {"handler", "runc"}};
+    if (name == "empty") return json{{"metadata", {{"name", "empty"}}}};
+    return absl::NotFoundError("runtimeclasses.node.k8s.io \"" + name + "\" not found");
+  };
+  runtime_ = std::make_unique<PodRuntime>(*cri_, *recorder_, std::move(o));
+  fake().addImage("busybox:1.36");
+  json pod = makePod("Always");
+  pod["spec"]["runtimeClassName"] = "fast";
+  runPod(pod);
+  auto req = fake().lastRequest<v1::RunPodSandboxRequest>("RunPodSandbox");
+  ASSERT_TRUE(req);
+  EXPECT_EQ(req->runtime_handler(), "runc");
+
+  for (const char* rc : {"missing", "empty"}) {
+    json other = makePod("Always", "busybox:1.36", "IfNotPresent", std::string("uid-") + rc, rc);
+    other["spec"]["runtimeClassName"] = rc;
+    fake().clearCalls();
+    auto out = syncPod(other);
+    EXPECT_FALSE(out.error.ok());
+    EXPECT_EQ(out.waiting.at("app").reason, "ContainerCreating");
+    EXPECT_EQ(fake().callCount("RunPodSandbox"), 0) << rc;
+  }
+  EXPECT_TRUE(hasEvent("FailedCreatePodSandBox", "runtimeclasses.node.k8s.io \"missing\" not found"));
+}
+
+}  // namespace
+}  // namespace cubelet::runtime
