@@ -232,7 +232,12 @@ class KubeletImpl : public Kubelet {
     cv.wait(lock, stop, [] { return false; });
     LOG_INFO << "shutting down";
     healthz_.stop();
-    // Pod workers stop first; running pods are left running for the next start to adopt.
+    // Nothing may read a cancelled call as "runtime down" or "pod changed": the loops that
+    // would stop first. Then in-flight CRI calls (a StopContainer waiting out its grace, a
+    // pull) are cancelled so the pod workers return at once; running pods are left running
+    // for the next start to adopt, and a pod that was being stopped is stopped again then.
+    for (auto* t : {&runtimeThread, &statusThread, &pleg, &eventedPleg, &housekeeping}) t->request_stop();
+    cri_->cancelInFlight();
     workers_->stop();
     return 0;  // jthreads request stop and join on scope exit
   }

@@ -1,5 +1,8 @@
 #include "kubelet/runtime/cri_client.h"
 
+#include <mutex>
+#include <set>
+
 #include <grpcpp/grpcpp.h>
 
 #include <utility>
@@ -35,12 +38,42 @@ absl::Status malformed(std::string_view call, std::string_view id, std::string_v
 }
 
 // One unary call with its deadline; `method` is a synchronous method of a generated Stub.
+// The calls in flight on one client, so that shutdown can cancel them all at once.
+class InFlight {
+ public:
+  // False once cancelAll() ran: the call must not start.
+  bool add(grpc::ClientContext* ctx) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (cancelled_) return false;
+    calls_.insert(ctx);
+    return true;
+  }
+  void remove(grpc::ClientContext* ctx) {
+    std::lock_guard<std::mutex> lock(mu_);
+    calls_.erase(ctx);
+  }
+  void cancelAll() {
+    std::lock_guard<std::mutex> lock(mu_);
+    cancelled_ = true;
+    for (auto* ctx : calls_) ctx->TryCancel();
+  }
+
+ private:
+  std::mutex mu_;
+  bool cancelled_ = false;
+  std::set<grpc::ClientContext*> calls_;
+};
+
 template <typename Stub, typename Req, typename Resp>
-absl::Status invoke(Stub& stub, grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&, Resp*),
-                    const Req& req, Resp* resp, Budget budget, std::string_view call, std::string_view id) {
+absl::Status invoke(InFlight& inflight, Stub& stub,
+                    grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&, Resp*), const Req& req,
+                    Resp* resp, Budget budget, std::string_view call, std::string_view id) {
   grpc::ClientContext ctx;
   if (budget) ctx.set_deadline(SystemClock::now() + *budget);
-  return fromGrpc((stub.*method)(&ctx, req, resp), call, id);
+  if (!inflight.add(&ctx)) return absl::CancelledError(std::string(call) + ": the CRI client is shutting down");
+  grpc::Status st = (stub.*method)(&ctx, req, resp);
+  inflight.remove(&ctx);
+  return fromGrpc(st, call, id);
 }
 
 template <typename T>
@@ -95,6 +128,8 @@ class GrpcCriClient final : public CriClient {
         timeout_(options.requestTimeout),
         pullTimeout_(options.pullImageTimeout) {}
 
+  void cancelInFlight() override { inflight_.cancelAll(); }
+
   // --- runtime ---
 
   absl::StatusOr<RuntimeVersion> version() override {
@@ -102,7 +137,7 @@ class GrpcCriClient final : public CriClient {
     // The CRI version the kubelet speaks; runtimes ignore it but upstream sends it.
     req.set_version("v1");
     v1::VersionResponse resp;
-    if (auto st = invoke(*runtime_, &Stub::Version, req, &resp, timeout_, "Version", ""); !st.ok()) return st;
+    if (auto st = invoke(inflight_, *runtime_, &Stub::Version, req, &resp, timeout_, "Version", ""); !st.ok()) return st;
     return RuntimeVersion{resp.runtime_name(), resp.runtime_version(), resp.runtime_api_version()};
   }
 
@@ -120,7 +155,7 @@ class GrpcCriClient final : public CriClient {
     v1::StatusRequest req;
     req.set_verbose(verbose);
     v1::StatusResponse resp;
-    if (auto st = invoke(*runtime_, &Stub::Status, req, &resp, timeout_, "Status", ""); !st.ok()) return st;
+    if (auto st = invoke(inflight_, *runtime_, &Stub::Status, req, &resp, timeout_, "Status", ""); !st.ok()) return st;
     return resp;
   }
 
@@ -128,13 +163,13 @@ class GrpcCriClient final : public CriClient {
     v1::UpdateRuntimeConfigRequest req;
     req.mutable_runtime_config()->mutable_network_config()->set_pod_cidr(podCidr);
     v1::UpdateRuntimeConfigResponse resp;
-    return invoke(*runtime_, &Stub::UpdateRuntimeConfig, req, &resp, timeout_, "UpdateRuntimeConfig", podCidr);
+    return invoke(inflight_, *runtime_, &Stub::UpdateRuntimeConfig, req, &resp, timeout_, "UpdateRuntimeConfig", podCidr);
   }
 
   absl::StatusOr<v1::RuntimeConfigResponse> runtimeConfig() override {
     v1::RuntimeConfigRequest req;
     v1::RuntimeConfigResponse resp;
-    if (auto st = invoke(*runtime_, &Stub::RuntimeConfig, req, &resp, timeout_, "RuntimeConfig", ""); !st.ok())
+    if (auto st = invoke(inflight_, *runtime_, &Stub::RuntimeConfig, req, &resp, timeout_, "RuntimeConfig", ""); !st.ok())
       return st;
     return resp;
   }
@@ -149,7 +184,7 @@ class GrpcCriClient final : public CriClient {
     v1::RunPodSandboxResponse resp;
     // Named by the pod: there is no sandbox id yet.
     const std::string name = config.metadata().namespace_() + "/" + config.metadata().name();
-    if (auto st = invoke(*runtime_, &Stub::RunPodSandbox, req, &resp, Budget(2 * timeout_), "RunPodSandbox", name);
+    if (auto st = invoke(inflight_, *runtime_, &Stub::RunPodSandbox, req, &resp, Budget(2 * timeout_), "RunPodSandbox", name);
         !st.ok())
       return st;
     if (resp.pod_sandbox_id().empty()) return malformed("RunPodSandbox", name, "runtime returned no sandbox id");
@@ -160,14 +195,14 @@ class GrpcCriClient final : public CriClient {
     v1::StopPodSandboxRequest req;
     req.set_pod_sandbox_id(sandboxId);
     v1::StopPodSandboxResponse resp;
-    return invoke(*runtime_, &Stub::StopPodSandbox, req, &resp, timeout_, "StopPodSandbox", sandboxId);
+    return invoke(inflight_, *runtime_, &Stub::StopPodSandbox, req, &resp, timeout_, "StopPodSandbox", sandboxId);
   }
 
   absl::Status removePodSandbox(const std::string& sandboxId) override {
     v1::RemovePodSandboxRequest req;
     req.set_pod_sandbox_id(sandboxId);
     v1::RemovePodSandboxResponse resp;
-    return invoke(*runtime_, &Stub::RemovePodSandbox, req, &resp, timeout_, "RemovePodSandbox", sandboxId);
+    return invoke(inflight_, *runtime_, &Stub::RemovePodSandbox, req, &resp, timeout_, "RemovePodSandbox", sandboxId);
   }
 
   absl::StatusOr<v1::PodSandboxStatusResponse> podSandboxStatus(const std::string& sandboxId, bool verbose) override {
@@ -175,7 +210,7 @@ class GrpcCriClient final : public CriClient {
     req.set_pod_sandbox_id(sandboxId);
     req.set_verbose(verbose);
     v1::PodSandboxStatusResponse resp;
-    if (auto st = invoke(*runtime_, &Stub::PodSandboxStatus, req, &resp, timeout_, "PodSandboxStatus", sandboxId);
+    if (auto st = invoke(inflight_, *runtime_, &Stub::PodSandboxStatus, req, &resp, timeout_, "PodSandboxStatus", sandboxId);
         !st.ok())
       return st;
     if (auto st = checkSandboxStatus(resp, sandboxId); !st.ok()) return st;
@@ -186,7 +221,7 @@ class GrpcCriClient final : public CriClient {
     v1::ListPodSandboxRequest req;
     *req.mutable_filter() = filter;
     v1::ListPodSandboxResponse resp;
-    if (auto st = invoke(*runtime_, &Stub::ListPodSandbox, req, &resp, timeout_, "ListPodSandbox", filter.id());
+    if (auto st = invoke(inflight_, *runtime_, &Stub::ListPodSandbox, req, &resp, timeout_, "ListPodSandbox", filter.id());
         !st.ok())
       return st;
     return take(resp.mutable_items());
@@ -203,7 +238,7 @@ class GrpcCriClient final : public CriClient {
     v1::CreateContainerResponse resp;
     // Named by sandbox and container name: there is no container id yet.
     const std::string name = sandboxId + "/" + config.metadata().name();
-    if (auto st = invoke(*runtime_, &Stub::CreateContainer, req, &resp, timeout_, "CreateContainer", name); !st.ok())
+    if (auto st = invoke(inflight_, *runtime_, &Stub::CreateContainer, req, &resp, timeout_, "CreateContainer", name); !st.ok())
       return st;
     if (resp.container_id().empty()) return malformed("CreateContainer", name, "runtime returned no container id");
     return std::move(*resp.mutable_container_id());
@@ -213,7 +248,7 @@ class GrpcCriClient final : public CriClient {
     v1::StartContainerRequest req;
     req.set_container_id(containerId);
     v1::StartContainerResponse resp;
-    return invoke(*runtime_, &Stub::StartContainer, req, &resp, timeout_, "StartContainer", containerId);
+    return invoke(inflight_, *runtime_, &Stub::StartContainer, req, &resp, timeout_, "StartContainer", containerId);
   }
 
   absl::Status stopContainer(const std::string& containerId, std::chrono::seconds gracePeriod) override {
@@ -223,7 +258,7 @@ class GrpcCriClient final : public CriClient {
     req.set_timeout(gracePeriod.count());
     v1::StopContainerResponse resp;
     // The runtime waits up to the grace period before SIGKILL; leave it that long on top.
-    return invoke(*runtime_, &Stub::StopContainer, req, &resp, Budget(timeout_ + gracePeriod), "StopContainer",
+    return invoke(inflight_, *runtime_, &Stub::StopContainer, req, &resp, Budget(timeout_ + gracePeriod), "StopContainer",
                   containerId);
   }
 
@@ -231,7 +266,7 @@ class GrpcCriClient final : public CriClient {
     v1::RemoveContainerRequest req;
     req.set_container_id(containerId);
     v1::RemoveContainerResponse resp;
-    return invoke(*runtime_, &Stub::RemoveContainer, req, &resp, timeout_, "RemoveContainer", containerId);
+    return invoke(inflight_, *runtime_, &Stub::RemoveContainer, req, &resp, timeout_, "RemoveContainer", containerId);
   }
 
   absl::StatusOr<std::vector<v1::Container>> listContainers(const v1::ContainerFilter& filter) override {
@@ -239,7 +274,7 @@ class GrpcCriClient final : public CriClient {
     *req.mutable_filter() = filter;
     v1::ListContainersResponse resp;
     const std::string& id = filter.id().empty() ? filter.pod_sandbox_id() : filter.id();
-    if (auto st = invoke(*runtime_, &Stub::ListContainers, req, &resp, timeout_, "ListContainers", id); !st.ok())
+    if (auto st = invoke(inflight_, *runtime_, &Stub::ListContainers, req, &resp, timeout_, "ListContainers", id); !st.ok())
       return st;
     return take(resp.mutable_containers());
   }
@@ -249,7 +284,7 @@ class GrpcCriClient final : public CriClient {
     req.set_container_id(containerId);
     req.set_verbose(verbose);
     v1::ContainerStatusResponse resp;
-    if (auto st = invoke(*runtime_, &Stub::ContainerStatus, req, &resp, timeout_, "ContainerStatus", containerId);
+    if (auto st = invoke(inflight_, *runtime_, &Stub::ContainerStatus, req, &resp, timeout_, "ContainerStatus", containerId);
         !st.ok())
       return st;
     if (auto st = checkContainerStatus(resp, containerId); !st.ok()) return st;
@@ -263,7 +298,7 @@ class GrpcCriClient final : public CriClient {
     if (resources.has_linux()) *req.mutable_linux() = resources.linux();
     if (resources.has_windows()) *req.mutable_windows() = resources.windows();
     v1::UpdateContainerResourcesResponse resp;
-    return invoke(*runtime_, &Stub::UpdateContainerResources, req, &resp, timeout_, "UpdateContainerResources",
+    return invoke(inflight_, *runtime_, &Stub::UpdateContainerResources, req, &resp, timeout_, "UpdateContainerResources",
                   containerId);
   }
 
@@ -271,7 +306,7 @@ class GrpcCriClient final : public CriClient {
     v1::ReopenContainerLogRequest req;
     req.set_container_id(containerId);
     v1::ReopenContainerLogResponse resp;
-    return invoke(*runtime_, &Stub::ReopenContainerLog, req, &resp, timeout_, "ReopenContainerLog", containerId);
+    return invoke(inflight_, *runtime_, &Stub::ReopenContainerLog, req, &resp, timeout_, "ReopenContainerLog", containerId);
   }
 
   absl::StatusOr<v1::ExecSyncResponse> execSync(const std::string& containerId, const std::vector<std::string>& cmd,
@@ -285,7 +320,7 @@ class GrpcCriClient final : public CriClient {
     // The runtime enforces the command's own timeout; the request timeout on top leaves it
     // time to kill the process and answer.
     Budget budget = timeout.count() == 0 ? Budget() : Budget(timeout_ + timeout);
-    auto st = invoke(*runtime_, &Stub::ExecSync, req, &resp, budget, "ExecSync", containerId);
+    auto st = invoke(inflight_, *runtime_, &Stub::ExecSync, req, &resp, budget, "ExecSync", containerId);
     if (st.code() == absl::StatusCode::kDeadlineExceeded) {
       return absl::DeadlineExceededError(context("ExecSync", containerId) + ": command \"" + joinCommand(cmd) +
                                          "\" timed out after " + std::to_string(timeout.count()) + "s");
@@ -296,7 +331,7 @@ class GrpcCriClient final : public CriClient {
 
   absl::StatusOr<v1::ExecResponse> exec(const v1::ExecRequest& request) override {
     v1::ExecResponse resp;
-    if (auto st = invoke(*runtime_, &Stub::Exec, request, &resp, timeout_, "Exec", request.container_id()); !st.ok())
+    if (auto st = invoke(inflight_, *runtime_, &Stub::Exec, request, &resp, timeout_, "Exec", request.container_id()); !st.ok())
       return st;
     if (resp.url().empty()) return malformed("Exec", request.container_id(), "runtime returned no url");
     return resp;
@@ -304,7 +339,7 @@ class GrpcCriClient final : public CriClient {
 
   absl::StatusOr<v1::AttachResponse> attach(const v1::AttachRequest& request) override {
     v1::AttachResponse resp;
-    if (auto st = invoke(*runtime_, &Stub::Attach, request, &resp, timeout_, "Attach", request.container_id());
+    if (auto st = invoke(inflight_, *runtime_, &Stub::Attach, request, &resp, timeout_, "Attach", request.container_id());
         !st.ok())
       return st;
     if (resp.url().empty()) return malformed("Attach", request.container_id(), "runtime returned no url");
@@ -314,7 +349,7 @@ class GrpcCriClient final : public CriClient {
   absl::StatusOr<v1::PortForwardResponse> portForward(const v1::PortForwardRequest& request) override {
     v1::PortForwardResponse resp;
     if (auto st =
-            invoke(*runtime_, &Stub::PortForward, request, &resp, timeout_, "PortForward", request.pod_sandbox_id());
+            invoke(inflight_, *runtime_, &Stub::PortForward, request, &resp, timeout_, "PortForward", request.pod_sandbox_id());
         !st.ok())
       return st;
     if (resp.url().empty()) return malformed("PortForward", request.pod_sandbox_id(), "runtime returned no url");
@@ -327,7 +362,7 @@ class GrpcCriClient final : public CriClient {
     *req.mutable_filter() = filter;
     v1::ListPodSandboxStatsResponse resp;
     if (auto st =
-            invoke(*runtime_, &Stub::ListPodSandboxStats, req, &resp, timeout_, "ListPodSandboxStats", filter.id());
+            invoke(inflight_, *runtime_, &Stub::ListPodSandboxStats, req, &resp, timeout_, "ListPodSandboxStats", filter.id());
         !st.ok())
       return st;
     return take(resp.mutable_stats());
@@ -338,7 +373,7 @@ class GrpcCriClient final : public CriClient {
     *req.mutable_filter() = filter;
     v1::ListContainerStatsResponse resp;
     const std::string& id = filter.id().empty() ? filter.pod_sandbox_id() : filter.id();
-    if (auto st = invoke(*runtime_, &Stub::ListContainerStats, req, &resp, timeout_, "ListContainerStats", id);
+    if (auto st = invoke(inflight_, *runtime_, &Stub::ListContainerStats, req, &resp, timeout_, "ListContainerStats", id);
         !st.ok())
       return st;
     return take(resp.mutable_stats());
@@ -375,7 +410,7 @@ class GrpcCriClient final : public CriClient {
     if (sandboxConfig) *req.mutable_sandbox_config() = *sandboxConfig;
     v1::PullImageResponse resp;
     Budget budget = pullTimeout_.count() > 0 ? Budget(pullTimeout_) : Budget();
-    if (auto st = invoke(*images_, &ImageStub::PullImage, req, &resp, budget, "PullImage", image.image()); !st.ok())
+    if (auto st = invoke(inflight_, *images_, &ImageStub::PullImage, req, &resp, budget, "PullImage", image.image()); !st.ok())
       return st;
     if (resp.image_ref().empty()) return malformed("PullImage", image.image(), "runtime returned no image ref");
     return std::move(*resp.mutable_image_ref());
@@ -385,7 +420,7 @@ class GrpcCriClient final : public CriClient {
     v1::ImageStatusRequest req;
     *req.mutable_image() = image;
     v1::ImageStatusResponse resp;
-    if (auto st = invoke(*images_, &ImageStub::ImageStatus, req, &resp, timeout_, "ImageStatus", image.image());
+    if (auto st = invoke(inflight_, *images_, &ImageStub::ImageStatus, req, &resp, timeout_, "ImageStatus", image.image());
         !st.ok())
       return st;
     // CRI: an absent image is an answer without image, not an error.
@@ -399,7 +434,7 @@ class GrpcCriClient final : public CriClient {
     v1::ListImagesRequest req;
     *req.mutable_filter() = filter;
     v1::ListImagesResponse resp;
-    if (auto st = invoke(*images_, &ImageStub::ListImages, req, &resp, timeout_, "ListImages", filter.image().image());
+    if (auto st = invoke(inflight_, *images_, &ImageStub::ListImages, req, &resp, timeout_, "ListImages", filter.image().image());
         !st.ok())
       return st;
     return take(resp.mutable_images());
@@ -409,13 +444,13 @@ class GrpcCriClient final : public CriClient {
     v1::RemoveImageRequest req;
     *req.mutable_image() = image;
     v1::RemoveImageResponse resp;
-    return invoke(*images_, &ImageStub::RemoveImage, req, &resp, timeout_, "RemoveImage", image.image());
+    return invoke(inflight_, *images_, &ImageStub::RemoveImage, req, &resp, timeout_, "RemoveImage", image.image());
   }
 
   absl::StatusOr<v1::ImageFsInfoResponse> imageFsInfo() override {
     v1::ImageFsInfoRequest req;
     v1::ImageFsInfoResponse resp;
-    if (auto st = invoke(*images_, &ImageStub::ImageFsInfo, req, &resp, timeout_, "ImageFsInfo", ""); !st.ok())
+    if (auto st = invoke(inflight_, *images_, &ImageStub::ImageFsInfo, req, &resp, timeout_, "ImageFsInfo", ""); !st.ok())
       return st;
     return resp;
   }
@@ -426,6 +461,7 @@ class GrpcCriClient final : public CriClient {
 
   std::unique_ptr<Stub> runtime_;
   std::unique_ptr<ImageStub> images_;
+  InFlight inflight_;
   const std::chrono::milliseconds timeout_;
   const std::chrono::milliseconds pullTimeout_;
 };

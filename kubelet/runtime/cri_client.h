@@ -168,6 +168,9 @@ struct CriClientOptions {
 // down until then).
 class CriClient : public RuntimeServiceClient, public ImageServiceClient {
  public:
+  // Cancels every call in flight (they return Cancelled) and fails later ones the same way:
+  // for shutdown, so that no worker waits out a StopContainer grace period or a pull.
+  virtual void cancelInFlight() = 0;
   static absl::StatusOr<std::unique_ptr<CriClient>> connect(const CriClientOptions& options);
   // `endpoint` serves both services; `timeout` is the request timeout.
   static absl::StatusOr<std::unique_ptr<CriClient>> connect(const std::string& endpoint,

@@ -1,5 +1,6 @@
 // CriClient against the in-process fake runtime (tests/fakes/fake_cri.h): every call's round
 // trip, filters, error mapping, deadlines, the events stream and failure injection.
+#include <future>
 #include "kubelet/runtime/cri_client.h"
 
 #include <gtest/gtest.h>
@@ -1113,6 +1114,42 @@ TEST_F(CriErrorTest, MalformedAnswersAreErrors) {
   EXPECT_EQ(client.pullImage(spec, nullptr, nullptr).status().message(),
             "CRI PullImage busybox: runtime returned no image ref");
   server->Shutdown();
+}
+
+}  // namespace
+}  // namespace cubelet::runtime
+
+namespace cubelet::runtime {
+namespace {
+
+template <typename F>
+bool eventually(F f) {
+  for (int i = 0; i < 300; ++i) {
+    if (f()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return f();
+}
+
+class CriCancelTest : public CriFixture {};
+
+TEST_F(CriCancelTest, CancelInFlightEndsASlowCallAndRefusesNewOnes) {
+  std::string sandbox = runSandbox("slow");
+  std::string id = runningContainer(sandbox, "slow", "app");
+  fake().setDelay("StopContainer", std::chrono::seconds(20));
+  std::promise<absl::Status> done;
+  auto started = std::chrono::steady_clock::now();
+  std::thread stopper([&] { done.set_value(client_->stopContainer(id, std::chrono::seconds(30))); });
+  // Give the call time to be on the wire, then cancel it.
+  ASSERT_TRUE(eventually([&] { return fake().callCount("StopContainer") == 1; }));
+  client_->cancelInFlight();
+  auto future = done.get_future();
+  ASSERT_EQ(future.wait_for(std::chrono::seconds(5)), std::future_status::ready) << "the call was not cancelled";
+  EXPECT_EQ(future.get().code(), absl::StatusCode::kCancelled);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10));
+  stopper.join();
+  EXPECT_EQ(client_->version().status().code(), absl::StatusCode::kCancelled) << "no new call after the cancel";
+  fake().setDelay("StopContainer", std::chrono::milliseconds(0));
 }
 
 }  // namespace
