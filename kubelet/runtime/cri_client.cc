@@ -7,6 +7,7 @@
 
 #include <utility>
 
+#include "base/log.h"
 #include "cri-api/api.grpc.pb.h"
 
 namespace cubelet::runtime {
@@ -71,8 +72,12 @@ absl::Status invoke(InFlight& inflight, Stub& stub,
   grpc::ClientContext ctx;
   if (budget) ctx.set_deadline(SystemClock::now() + *budget);
   if (!inflight.add(&ctx)) return absl::CancelledError(std::string(call) + ": the CRI client is shutting down");
+  auto start = std::chrono::steady_clock::now();
   grpc::Status st = (stub.*method)(&ctx, req, resp);
   inflight.remove(&ctx);
+  VLOG(5) << "CRI " << call << " " << id << ": "
+          << std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count()
+          << "us";
   return fromGrpc(st, call, id);
 }
 

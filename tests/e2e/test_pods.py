@@ -6,6 +6,7 @@ import os
 import signal
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -268,3 +269,31 @@ def test_runtime_class_handler_runs_the_pod():
         assert container_status(pod)["ready"] is True
     finally:
         delete(name)
+
+
+def test_pod_force_deleted_while_the_agent_is_down_is_cleaned_up():
+    name = unique("orphan")
+    marker = f"cubelet-e2e-{uuid.uuid4().hex}"
+    apply({**pod_manifest(name, ""), "spec": {
+        **pod_manifest(name, "")["spec"],
+        "containers": [{"name": "main", "image": BUSYBOX,
+                        "command": ["sh", "-c", "while true; do sleep 1; done", marker]}]}})
+    pod = wait_until("pod Running", lambda: phase_is(name, "Running"), timeout=90)
+    uid = pod["metadata"]["uid"]
+    assert [p for p in os.listdir("/proc") if p.isdigit() and marker in _cmdline(p)]
+    agent = open(STATE / "node-agent").read().strip()
+    stop_component(agent)
+    try:
+        kubectl("delete", "pod", "-n", NS, name, "--grace-period=0", "--force", "--wait=false")
+        wait_until("pod gone from the apiserver",
+                   lambda: kubectl("get", "pod", "-n", NS, name, "--ignore-not-found") == "", timeout=60)
+        # Its container still runs: nobody was there to stop it.
+        assert [p for p in os.listdir("/proc") if p.isdigit() and marker in _cmdline(p)]
+    finally:
+        cluster_up()
+    wait_until("the orphaned container stopped", lambda: not [
+        p for p in os.listdir("/proc") if p.isdigit() and marker in _cmdline(p)], timeout=90)
+    # Its pod cgroup goes too, once empty.
+    cgroups = Path("/sys/fs/cgroup")
+    wait_until("pod cgroup removed", lambda: not (list(cgroups.glob(f"*/kubepods/besteffort/pod{uid}")) +
+                                                 list(cgroups.glob(f"kubepods/besteffort/pod{uid}"))), timeout=120)
