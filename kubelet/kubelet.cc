@@ -189,9 +189,19 @@ class KubeletImpl : public Kubelet {
 
   int run(std::stop_token stop) override {
     const auto& kc = cfg_.kubelet;
+    // A healthz port still held (say, by an agent that is still exiting) is retried, as
+    // upstream does, rather than taking the node agent down.
+    std::jthread healthzRetry;
     if (auto st = healthz_.start(kc.healthzBindAddress, kc.healthzPort); !st.ok()) {
-      LOG_ERROR << st.message();
-      return 1;
+      LOG_ERROR << st.message() << "; retrying every 5s";
+      healthzRetry = std::jthread([this, &kc](std::stop_token s) {
+        while (api::sleepFor(s, std::chrono::seconds(5))) {
+          if (healthz_.start(kc.healthzBindAddress, kc.healthzPort).ok()) {
+            LOG_INFO << "healthz listening on " << kc.healthzBindAddress << ":" << kc.healthzPort;
+            return;
+          }
+        }
+      });
     }
     LOG_INFO << "cubelet " << kKubeVersion << " starting: node " << nodeName_ << ", address " << nodeIP_
              << ", apiserver " << client_->server() << ", runtime " << kc.containerRuntimeEndpoint;
@@ -231,6 +241,10 @@ class KubeletImpl : public Kubelet {
     std::unique_lock<std::mutex> lock(mu);
     cv.wait(lock, stop, [] { return false; });
     LOG_INFO << "shutting down";
+    if (healthzRetry.joinable()) {
+      healthzRetry.request_stop();
+      healthzRetry.join();
+    }
     healthz_.stop();
     // Nothing may read a cancelled call as "runtime down" or "pod changed": the loops that
     // would stop first. Then in-flight CRI calls (a StopContainer waiting out its grace, a
