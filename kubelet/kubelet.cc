@@ -156,6 +156,9 @@ class KubeletImpl : public Kubelet {
       }
       return out;
     };
+    ro.getConfigMap = [this](const std::string& ns, const std::string& name) {
+      return client_->get("/api/v1/namespaces/" + ns + "/configmaps/" + name);
+    };
     ro.getRuntimeClass = [this](const std::string& name) {
       return client_->get("/apis/node.k8s.io/v1/runtimeclasses/" + name);
     };

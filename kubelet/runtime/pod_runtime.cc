@@ -6,6 +6,7 @@
 #include <set>
 #include <thread>
 
+#include "absl/strings/escaping.h"
 #include "base/log.h"
 #include "base/status_macros.h"
 #include "kubelet/objects/json_access.h"
@@ -393,6 +394,30 @@ absl::Status PodRuntime::startContainer(const json& pod, const json& container, 
   if (image.has_uid()) co.imageUid = image.uid().value();
   co.imageUsername = image.username();
   if (opts_.nodeAllocatable) co.nodeAllocatable = opts_.nodeAllocatable();
+  const std::string ns = str(pod, {"metadata", "namespace"});
+  if (opts_.getConfigMap) {
+    co.envSources.configMap = [this, ns](const std::string& cmName) -> absl::StatusOr<std::map<std::string, std::string>> {
+      ASSIGN_OR_RETURN(json cm, opts_.getConfigMap(ns, cmName));
+      std::map<std::string, std::string> data;
+      for (const auto& [k, v] : objects::object(cm, {"data"}).items())
+        if (v.is_string()) data[k] = v.get<std::string>();
+      return data;
+    };
+  }
+  if (opts_.getSecret) {
+    co.envSources.secret = [this, ns](const std::string& secretName) -> absl::StatusOr<std::map<std::string, std::string>> {
+      ASSIGN_OR_RETURN(json secret, opts_.getSecret(ns, secretName));
+      std::map<std::string, std::string> data;
+      for (const auto& [k, v] : objects::object(secret, {"data"}).items()) {
+        std::string decoded;
+        if (!v.is_string() || !absl::Base64Unescape(v.get<std::string>(), &decoded)) {
+          return absl::InvalidArgumentError("secret " + ns + "/" + secretName + ": data[" + k + "] is not base64");
+        }
+        data[k] = std::move(decoded);
+      }
+      return data;
+    };
+  }
   if (!opts_.podsDir.empty()) {
     auto file = createTerminationMessageFile(opts_.podsDir + "/" + str(pod, {"metadata", "uid"}) + "/containers/" + name);
     if (!file.ok()) {

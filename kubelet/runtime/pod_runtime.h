@@ -88,6 +88,9 @@ struct PodRuntimeOptions {
   std::function<std::optional<ResourceList>()> nodeAllocatable;
   // <root-dir>/pods: per-pod directories (termination message files); empty: none made.
   std::string podsDir;
+  // Reads a ConfigMap (namespace, name), for configMapKeyRef / envFrom; unset: such
+  // references are a CreateContainerConfigError.
+  std::function<absl::StatusOr<json>(const std::string& ns, const std::string& name)> getConfigMap;
   // Reads a RuntimeClass (node.k8s.io/v1) by name, for spec.runtimeClassName; unset: pods
   // naming one wait with FailedCreatePodSandBox.
   std::function<absl::StatusOr<json>(const std::string& name)> getRuntimeClass;

@@ -168,3 +168,47 @@ def test_run_as_non_root_with_a_user_runs():
         assert term["message"].strip() == "1234"
     finally:
         delete(name)
+
+
+def test_env_from_config_maps_and_secrets():
+    name, cm, secret = unique("envfrom"), unique("cm"), unique("sec")
+    apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": cm, "namespace": NS},
+           "data": {"COLOR": "blue", "SIZE": "large"}})
+    apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": secret, "namespace": NS},
+           "stringData": {"token": "s3cret", "USER": "admin"}})
+    container = {
+        "command": ["sh", "-c", "printf '%s|' \"$FROM_CM\" \"$FROM_SECRET\" \"$CFG_COLOR\" \"$CFG_SIZE\" \"$USER\" "
+                                "\"${OPTIONAL_MISSING-unset}\" > /dev/termination-log"],
+        "env": [
+            {"name": "FROM_CM", "valueFrom": {"configMapKeyRef": {"name": cm, "key": "COLOR"}}},
+            {"name": "FROM_SECRET", "valueFrom": {"secretKeyRef": {"name": secret, "key": "token"}}},
+            {"name": "OPTIONAL_MISSING", "valueFrom": {"configMapKeyRef": {"name": "no-such-cm", "key": "x",
+                                                                            "optional": True}}},
+        ],
+        "envFrom": [{"configMapRef": {"name": cm}, "prefix": "CFG_"}, {"secretRef": {"name": secret}}],
+    }
+    apply(pod(name, container))
+    try:
+        _, term = terminated(name)
+        assert term["exitCode"] == 0, term
+        assert term["message"].split("|")[:-1] == ["blue", "s3cret", "blue", "large", "admin", "unset"]
+    finally:
+        delete(name)
+        kubectl("delete", "configmap", "-n", NS, cm, check=False)
+        kubectl("delete", "secret", "-n", NS, secret, check=False)
+
+
+def test_missing_config_map_is_a_config_error():
+    name = unique("nocm")
+    apply(pod(name, {"command": ["true"], "env": [
+        {"name": "X", "valueFrom": {"configMapKeyRef": {"name": "does-not-exist", "key": "k"}}}]}))
+    try:
+        def waiting():
+            statuses = get_pod(name).get("status", {}).get("containerStatuses", [])
+            w = statuses[0].get("state", {}).get("waiting", {}) if statuses else {}
+            return w if w.get("reason") == "CreateContainerConfigError" else None
+        w = wait_until("CreateContainerConfigError", waiting, timeout=90)
+        assert 'configmap "does-not-exist" not found' in w["message"], w
+        assert get_pod(name)["status"]["phase"] == "Pending"
+    finally:
+        delete(name)
