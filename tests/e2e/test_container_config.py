@@ -4,10 +4,11 @@ message; the termination message itself (File, a custom path, FallbackToLogsOnEr
 securityContext checks that stop a container from being created."""
 
 import uuid
+from pathlib import Path
 
 import pytest
 
-from conftest import NODE_NAME, apply, kubectl, kubectl_json, wait_until
+from conftest import HACK, NODE_NAME, apply, kubectl, kubectl_json, wait_until
 
 BUSYBOX = "localhost:5000/busybox:1.36"
 NS = "default"
@@ -210,5 +211,29 @@ def test_missing_config_map_is_a_config_error():
         w = wait_until("CreateContainerConfigError", waiting, timeout=90)
         assert 'configmap "does-not-exist" not found' in w["message"], w
         assert get_pod(name)["status"]["phase"] == "Pending"
+    finally:
+        delete(name)
+
+
+def test_sandbox_hostname_dns_and_log_directory():
+    name = unique("sandbox")
+    apply(pod(name, {"command": ["sh", "-c", "echo to-the-log; "
+                                             "printf '%s\\n' \"$(hostname)\" > /dev/termination-log; "
+                                             "cat /etc/resolv.conf >> /dev/termination-log"]}))
+    try:
+        p, term = terminated(name)
+        assert term["exitCode"] == 0, term
+        lines = term["message"].splitlines()
+        assert lines[0] == name
+        resolv = "\n".join(lines[1:])
+        cluster_dns = next(line.split("=", 1)[1] for line in (HACK / "lib" / "cluster.sh").read_text().splitlines()
+                           if line.startswith("CLUSTER_DNS_IP="))
+        assert f"nameserver {cluster_dns}" in resolv, resolv
+        assert f"search {NS}.svc.cluster.local svc.cluster.local cluster.local" in resolv, resolv
+        assert "options ndots:5" in resolv, resolv
+        # The container's log, where `kubectl logs` and log collectors look for it.
+        log = Path("/var/log/pods") / f"{NS}_{name}_{p['metadata']['uid']}" / "main" / "0.log"
+        assert log.exists(), log
+        assert " stdout F to-the-log" in log.read_text()
     finally:
         delete(name)
