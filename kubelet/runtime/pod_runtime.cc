@@ -110,7 +110,34 @@ std::string terminationMessage(const Annotations& annotations, const v1::Contain
 
 }  // namespace
 
-std::string podPhase(const json& pod, const json& statuses) {
+std::string podPhase(const json& pod, const json& statuses, const json& initStatuses) {
+  auto statusFor = [](const json& list, const std::string& name) -> const json* {
+    for (const auto& s : list)
+      if (str(s, {"name"}) == name) return &s;
+    return nullptr;
+  };
+  // Regular init containers: pending until each terminated; a failure counts even while it
+  // waits to be retried.
+  int pendingInit = 0, failedInit = 0;
+  for (const auto& c : objects::array(pod, {"spec", "initContainers"})) {
+    if (str(c, {"restartPolicy"}) == "Always") continue;
+    const json* st = statusFor(initStatuses, str(c, {"name"}));
+    if (!st || objects::find(*st, {"state", "running"})) {
+      ++pendingInit;
+    } else if (const json* t = objects::find(*st, {"state", "terminated"})) {
+      if (objects::integer(*t, {"exitCode"}, -1) != 0) ++failedInit;
+    } else if (objects::find(*st, {"state", "waiting"})) {
+      if (const json* last = objects::find(*st, {"lastState", "terminated"})) {
+        if (objects::integer(*last, {"exitCode"}, -1) != 0) ++failedInit;
+      } else {
+        ++pendingInit;
+      }
+    } else {
+      ++pendingInit;
+    }
+  }
+  if (failedInit > 0 && str(pod, {"spec", "restartPolicy"}, "Always") == "Never") return "Failed";
+  if (pendingInit > 0) return "Pending";
   int running = 0, waiting = 0, stopped = 0, succeeded = 0, unknown = 0;
   for (const auto& c : objects::array(pod, {"spec", "containers"})) {
     const json* st = nullptr;
@@ -249,6 +276,30 @@ absl::StatusOr<std::map<std::string, std::string>> PodRuntime::fingerprints() {
     }
   }
   return out;
+}
+
+std::optional<std::chrono::milliseconds> PodRuntime::crashLoopRemaining(const json& pod, const std::string& name,
+                                                                        const ContainerRecord& exited,
+                                                                        SyncOutcome* out) {
+  const std::string key = "container/" + str(pod, {"metadata", "uid"}) + "/" + name;
+  if (exited.finishedAt - exited.startedAt >= std::chrono::nanoseconds(kBackoffResetAfterRunning).count()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    backoff_.erase(key);
+  }
+  if (auto remaining = backoffRemaining(key)) {
+    int64_t period;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      period = std::chrono::duration_cast<std::chrono::seconds>(backoff_[key].period).count();
+    }
+    out->waiting[name] = {"CrashLoopBackOff", "back-off " + std::to_string(period) +
+                                                  "s restarting failed container=" + name + " pod=" + podDesc(pod)};
+    events_.record(podRef(pod, name), "Warning", "BackOff",
+                   "Back-off restarting failed container " + name + " in pod " + podDesc(pod));
+    return remaining;
+  }
+  backoffNext(key);
+  return std::nullopt;
 }
 
 absl::Status PodRuntime::watchEvents(std::stop_token stop,
@@ -465,10 +516,13 @@ SyncOutcome PodRuntime::sync(const json& pod, const PodRuntimeState& state) {
   auto waitAll = [&](const std::string& reason, const std::string& message) {
     for (const auto& c : containers) out.waiting[str(c, {"name"})] = {reason, message};
   };
-  if (!objects::array(pod, {"spec", "initContainers"}).empty()) {
-    waitAll("PodInitializing", "init containers are not supported by cubelet yet");
-    out.error = absl::UnimplementedError("pod " + podDesc(pod) + ": init containers are not supported yet");
-    return out;
+  const json& initContainers = objects::array(pod, {"spec", "initContainers"});
+  for (const auto& ic : initContainers) {
+    if (str(ic, {"restartPolicy"}) == "Always") {
+      waitAll("PodInitializing", "sidecar containers are not supported by cubelet yet");
+      out.error = absl::UnimplementedError("pod " + podDesc(pod) + ": sidecar containers are not supported yet");
+      return out;
+    }
   }
   if (const json& volumes = objects::array(pod, {"spec", "volumes"}); !volumes.empty()) {
     // Volumes arrive with the volumes issue; until then the pod waits, visibly, rather than
@@ -584,6 +638,46 @@ SyncOutcome PodRuntime::sync(const json& pod, const PodRuntimeState& state) {
     current = &created;
   }
 
+  // Init containers: one at a time, in order, each to success, in this sandbox (a new
+  // sandbox runs them all again); the app containers wait until the last one succeeded.
+  for (const auto& ic : initContainers) {
+    const std::string name = str(ic, {"name"});
+    const ContainerRecord* r = state.latest(name);
+    const bool inSandbox = r && r->sandboxId == current->id;
+    if (inSandbox && r->state == v1::CONTAINER_EXITED && r->exitCode == 0) continue;
+    for (const auto& c : containers) out.waiting.try_emplace(str(c, {"name"}), Waiting{"PodInitializing", ""});
+    if (inSandbox && r->state == v1::CONTAINER_RUNNING) return out;
+    if (inSandbox && r->state == v1::CONTAINER_CREATED) {
+      out.changed = true;
+      if (auto st = cri_.startContainer(r->id); !st.ok()) {
+        out.waiting[name] = {"RunContainerError", std::string(st.message())};
+        out.error = st;
+      }
+      return out;
+    }
+    int32_t restartCount = r ? r->restartCount + 1 : 0;
+    if (inSandbox && r->state == v1::CONTAINER_EXITED) {
+      // Failed: the pod fails with restartPolicy Never, else the container is retried with
+      // the crash-loop back-off.
+      if (policy == "Never") return out;
+      if (auto remaining = crashLoopRemaining(pod, name, *r, &out)) {
+        if (!out.retryAfter || *remaining < *out.retryAfter) out.retryAfter = *remaining;
+        return out;
+      }
+    }
+    Waiting w;
+    std::optional<std::chrono::milliseconds> retry;
+    bool created = false;
+    auto st = startContainer(pod, ic, *current, *sandboxConfig, restartCount, &w, &retry, &created);
+    out.changed = out.changed || created;
+    if (!st.ok()) {
+      out.waiting[name] = w.reason.empty() ? Waiting{"PodInitializing", ""} : w;
+      if (retry && (!out.retryAfter || *retry < *out.retryAfter)) out.retryAfter = *retry;
+      out.error = st;
+    }
+    return out;
+  }
+
   for (const auto& c : containers) {
     const std::string name = str(c, {"name"});
     const ContainerRecord* r = state.latest(name);
@@ -618,23 +712,11 @@ SyncOutcome PodRuntime::sync(const json& pod, const PodRuntimeState& state) {
       if (r->state == v1::CONTAINER_EXITED || !inSandbox) {
         if (inSandbox && !shouldRestart(policy, *r)) continue;
         restartCount = r->restartCount + 1;
-        const std::string key = "container/" + uid + "/" + name;
         if (inSandbox) {
-          if (r->finishedAt - r->startedAt >= std::chrono::nanoseconds(kBackoffResetAfterRunning).count()) {
-            std::lock_guard<std::mutex> lock(mu_);
-            backoff_.erase(key);
-          }
-          if (auto remaining = backoffRemaining(key)) {
-            std::lock_guard<std::mutex> lock(mu_);
-            auto period = std::chrono::duration_cast<std::chrono::seconds>(backoff_[key].period).count();
-            out.waiting[name] = {"CrashLoopBackOff", "back-off " + std::to_string(period) +
-                                                         "s restarting failed container=" + name + " pod=" + podDesc(pod)};
-            events_.record(podRef(pod, name), "Warning", "BackOff",
-                           "Back-off restarting failed container " + name + " in pod " + podDesc(pod));
+          if (auto remaining = crashLoopRemaining(pod, name, *r, &out)) {
             if (!out.retryAfter || *remaining < *out.retryAfter) out.retryAfter = *remaining;
             continue;
           }
-          backoffNext(key);
         }
       }
     }
@@ -756,14 +838,16 @@ json PodRuntime::buildStatus(const json& pod, const PodRuntimeState& state, cons
                              const json& previous, std::chrono::system_clock::time_point now) const {
   const std::string ts = objects::formatTime(now);
   const SandboxRecord* sandbox = !state.sandboxes.empty() ? &state.sandboxes.front() : nullptr;
-  json statuses = json::array();
-  std::vector<std::string> notReady;
-  for (const auto& c : objects::array(pod, {"spec", "containers"})) {
+  // Init containers not all done: the app containers wait with PodInitializing.
+  bool initialized = true;
+  std::vector<std::string> incomplete;
+  auto statusOf = [&](const json& c, bool init) {
     const std::string name = str(c, {"name"});
     json s = {{"name", name}, {"image", str(c, {"image"})}, {"imageID", ""}, {"restartCount", 0},
               {"ready", false}, {"started", false}, {"lastState", json::object()}};
     const ContainerRecord* r = state.latest(name);
     auto waitingIt = outcome.waiting.find(name);
+    const std::string defaultWaiting = init || !initialized ? "PodInitializing" : "ContainerCreating";
     if (r) {
       s["restartCount"] = r->restartCount;
       s["imageID"] = r->imageRef;
@@ -777,32 +861,48 @@ json PodRuntime::buildStatus(const json& pod, const PodRuntimeState& state, cons
       }
       if (r->state == v1::CONTAINER_RUNNING) {
         s["state"] = {{"running", {{"startedAt", objects::formatTimeNanos(r->startedAt ? r->startedAt : nowNanos())}}}};
-        s["ready"] = true;
+        s["ready"] = !init;  // an init container is ready once it completed
         s["started"] = true;
       } else if (r->state == v1::CONTAINER_EXITED && waitingIt != outcome.waiting.end()) {
         s["state"] = {{"waiting", {{"reason", waitingIt->second.reason}, {"message", waitingIt->second.message}}}};
         s["lastState"] = {{"terminated", terminatedState(*r)}};
       } else if (r->state == v1::CONTAINER_EXITED) {
         s["state"] = {{"terminated", terminatedState(*r)}};
+        if (init && r->exitCode == 0) s["ready"] = true;
       } else if (waitingIt != outcome.waiting.end()) {
         // Created but not started: why the start failed (RunContainerError).
         json wj = {{"reason", waitingIt->second.reason}};
         if (!waitingIt->second.message.empty()) wj["message"] = waitingIt->second.message;
         s["state"] = {{"waiting", wj}};
       } else {
-        s["state"] = {{"waiting", {{"reason", "ContainerCreating"}}}};
+        s["state"] = {{"waiting", {{"reason", defaultWaiting}}}};
       }
     } else {
-      Waiting w = waitingIt != outcome.waiting.end() ? waitingIt->second : Waiting{"ContainerCreating", ""};
+      Waiting w = waitingIt != outcome.waiting.end() ? waitingIt->second : Waiting{defaultWaiting, ""};
       json wj = {{"reason", w.reason}};
       if (!w.message.empty()) wj["message"] = w.message;
       s["state"] = {{"waiting", wj}};
     }
-    if (!s["ready"].get<bool>()) notReady.push_back(name);
+    return s;
+  };
+  json initStatuses = json::array();
+  for (const auto& c : objects::array(pod, {"spec", "initContainers"})) {
+    json s = statusOf(c, true);
+    if (!s["ready"].get<bool>()) {
+      initialized = false;
+      incomplete.push_back(str(c, {"name"}));
+    }
+    initStatuses.push_back(std::move(s));
+  }
+  json statuses = json::array();
+  std::vector<std::string> notReady;
+  for (const auto& c : objects::array(pod, {"spec", "containers"})) {
+    json s = statusOf(c, false);
+    if (!s["ready"].get<bool>()) notReady.push_back(str(c, {"name"}));
     statuses.push_back(std::move(s));
   }
 
-  std::string phase = podPhase(pod, statuses);
+  std::string phase = podPhase(pod, statuses, initStatuses);
   // Once a pod reached a terminal phase it stays there.
   std::string prevPhase = str(previous, {"phase"});
   if (prevPhase == "Succeeded" || prevPhase == "Failed") phase = prevPhase;
@@ -819,13 +919,21 @@ json PodRuntime::buildStatus(const json& pod, const PodRuntimeState& state, cons
   std::string readyReason = terminal ? "PodCompleted" : (ready ? "" : "ContainersNotReady");
   json conds = json::array();
   conds.push_back(condition("PodReadyToStartContainers", sandboxReady, "", "", previous, ts));
-  conds.push_back(condition("Initialized", true, terminal ? "PodCompleted" : "", "", previous, ts));
+  std::string incompleteMsg;
+  if (!incomplete.empty()) {
+    incompleteMsg = "containers with incomplete status: [";
+    for (size_t i = 0; i < incomplete.size(); ++i) incompleteMsg += (i ? " " : "") + incomplete[i];
+    incompleteMsg += "]";
+  }
+  conds.push_back(initialized ? condition("Initialized", true, terminal ? "PodCompleted" : "", "", previous, ts)
+                              : condition("Initialized", false, "ContainersNotInitialized", incompleteMsg, previous, ts));
   conds.push_back(condition("Ready", ready, readyReason, ready || terminal ? "" : notReadyMsg, previous, ts));
   conds.push_back(condition("ContainersReady", ready, readyReason, ready || terminal ? "" : notReadyMsg, previous, ts));
   // The pod is on this node, so it was scheduled (pods bound by nodeName lack the condition).
   conds.push_back(condition("PodScheduled", true, "", "", previous, ts));
 
   json st = {{"phase", phase}, {"conditions", conds}, {"containerStatuses", statuses}};
+  if (!initStatuses.empty()) st["initContainerStatuses"] = initStatuses;
   auto q = qosClass(pod);
   if (q.ok()) st["qosClass"] = std::string(qosClassName(*q));
   std::string startTime = str(previous, {"startTime"});

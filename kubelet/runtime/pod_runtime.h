@@ -143,6 +143,11 @@ class PodRuntime {
   std::optional<std::chrono::milliseconds> backoffRemaining(const std::string& key);
   void backoffNext(const std::string& key);
 
+  // For an exited container that should restart: the remaining crash-loop back-off (and
+  // the CrashLoopBackOff waiting reason and BackOff event in `out`), or nullopt when it may
+  // restart now (the next back-off period then starts).
+  std::optional<std::chrono::milliseconds> crashLoopRemaining(const json& pod, const std::string& name,
+                                                              const ContainerRecord& exited, SyncOutcome* out);
   // The image, present or pulled per the container's pull policy (one ImageStatus when present).
   absl::StatusOr<v1::Image> ensureImage(const json& pod, const json& container, const SandboxConfig& sandbox,
                                           Waiting* waiting, std::optional<std::chrono::milliseconds>* retry);
@@ -163,6 +168,7 @@ class PodRuntime {
 };
 
 // The pod phase from its containers' statuses (upstream getPhase rules).
-std::string podPhase(const json& pod, const json& containerStatuses);
+std::string podPhase(const json& pod, const json& containerStatuses,
+                     const json& initContainerStatuses = json::array());
 
 }  // namespace cubelet::runtime

@@ -1050,3 +1050,101 @@ TEST_F(PodRuntimeTest, RuntimeClassHandlerReachesTheSandbox) {
 
 }  // namespace
 }  // namespace cubelet::runtime
+
+namespace cubelet::runtime {
+namespace {
+
+json withInits(json pod, int n) {
+  json inits = json::array();
+  for (int i = 1; i <= n; ++i) {
+    inits.push_back({{"name", "init" + std::to_string(i)}, {"image", "busybox:1.36"},
+                     {"imagePullPolicy", "IfNotPresent"}, {"command", {"true"}}});
+  }
+  pod["spec"]["initContainers"] = inits;
+  return pod;
+}
+
+const ContainerRecord* runningOne(const PodRuntimeState& st) {
+  for (const auto& c : st.containers)
+    if (c.state == v1::CONTAINER_RUNNING) return &c;
+  return nullptr;
+}
+
+TEST_F(PodRuntimeTest, InitContainersRunOneAtATimeInOrderBeforeTheApp) {
+  fake().addImage("busybox:1.36");
+  json pod = withInits(makePod("Always"), 3);
+  for (int i = 1; i <= 3; ++i) {
+    auto out = syncPod(pod);
+    ASSERT_TRUE(out.error.ok()) << out.error;
+    EXPECT_EQ(out.waiting.at("app").reason, "PodInitializing");
+    auto st = stateOf();
+    const ContainerRecord* r = runningOne(st);
+    ASSERT_NE(r, nullptr) << "init" << i;
+    EXPECT_EQ(r->name, "init" + std::to_string(i));
+    EXPECT_EQ(st.latest("app"), nullptr) << "the app waits for the init containers";
+    json status = runtime_->buildStatus(pod, st, out, json::object(), std::chrono::system_clock::now());
+    EXPECT_EQ(status["phase"], "Pending");
+    EXPECT_EQ(conditionOf(status, "Initialized")->at("status"), "False");
+    EXPECT_EQ(conditionOf(status, "Initialized")->at("reason"), "ContainersNotInitialized");
+    EXPECT_EQ(status["containerStatuses"][0]["state"]["waiting"]["reason"], "PodInitializing");
+    EXPECT_TRUE(status["initContainerStatuses"][i - 1]["state"].contains("running"));
+    // Still running: another sync starts nothing.
+    fake().clearCalls();
+    (void)syncPod(pod);
+    EXPECT_EQ(fake().callCount("CreateContainer"), 0);
+    ASSERT_TRUE(fake().exitContainer(r->id, 0));
+  }
+  runPod(pod);  // the app starts after the third
+  auto st = stateOf();
+  json status = runtime_->buildStatus(pod, st, {}, json::object(), std::chrono::system_clock::now());
+  EXPECT_EQ(status["phase"], "Running");
+  EXPECT_EQ(conditionOf(status, "Initialized")->at("status"), "True");
+  ASSERT_EQ(status["initContainerStatuses"].size(), 3u);
+  for (const auto& s : status["initContainerStatuses"]) {
+    EXPECT_EQ(s["state"]["terminated"]["reason"], "Completed") << s;
+    EXPECT_EQ(s["ready"], true);
+  }
+  // Done init containers are not run again.
+  fake().clearCalls();
+  (void)syncPod(pod);
+  EXPECT_EQ(fake().callCount("CreateContainer"), 0);
+}
+
+TEST_F(PodRuntimeTest, FailedInitContainerFailsANeverPod) {
+  fake().addImage("busybox:1.36");
+  json pod = withInits(makePod("Never"), 2);
+  ASSERT_TRUE(syncPod(pod).error.ok());
+  auto before = stateOf();
+  const ContainerRecord* r = runningOne(before);
+  ASSERT_NE(r, nullptr);
+  ASSERT_TRUE(fake().exitContainer(r->id, 7));
+  fake().clearCalls();
+  auto out = syncPod(pod);
+  EXPECT_EQ(fake().callCount("CreateContainer"), 0) << "neither a retry nor the next container";
+  json status = runtime_->buildStatus(pod, stateOf(), out, json::object(), std::chrono::system_clock::now());
+  EXPECT_EQ(status["phase"], "Failed");
+  EXPECT_EQ(status["initContainerStatuses"][0]["state"]["terminated"]["exitCode"], 7);
+  EXPECT_EQ(status["initContainerStatuses"][1]["state"]["waiting"]["reason"], "PodInitializing");
+}
+
+TEST_F(PodRuntimeTest, FailedInitContainerIsRetriedWithBackOff) {
+  fake().addImage("busybox:1.36");
+  json pod = withInits(makePod("Always"), 1);
+  ASSERT_TRUE(syncPod(pod).error.ok());
+  ASSERT_TRUE(fake().exitContainer(runningOne(stateOf())->id, 1));
+  ASSERT_TRUE(syncPod(pod).error.ok());  // first retry at once, starting the back-off
+  auto st = stateOf();
+  ASSERT_NE(runningOne(st), nullptr);
+  EXPECT_EQ(runningOne(st)->restartCount, 1);
+  ASSERT_TRUE(fake().exitContainer(runningOne(st)->id, 1));
+  auto out = syncPod(pod);
+  EXPECT_EQ(out.waiting.at("init1").reason, "CrashLoopBackOff");
+  EXPECT_TRUE(out.retryAfter.has_value());
+  json status = runtime_->buildStatus(pod, stateOf(), out, json::object(), std::chrono::system_clock::now());
+  EXPECT_EQ(status["phase"], "Pending");
+  EXPECT_EQ(status["initContainerStatuses"][0]["state"]["waiting"]["reason"], "CrashLoopBackOff");
+  EXPECT_EQ(status["initContainerStatuses"][0]["lastState"]["terminated"]["exitCode"], 1);
+}
+
+}  // namespace
+}  // namespace cubelet::runtime
