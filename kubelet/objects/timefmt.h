@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <ctime>
+#include <optional>
 #include <string>
 
 namespace cubelet::objects {
@@ -29,6 +30,25 @@ inline std::string formatMicroTime(std::chrono::system_clock::time_point t) {
   char frac[16];
   snprintf(frac, sizeof frac, ".%06lldZ", static_cast<long long>(micros % 1000000));
   return s.substr(0, s.size() - 1) + frac;
+}
+
+// Parses "YYYY-MM-DDTHH:MM:SSZ" (optionally with a fraction before the Z), UTC; nullopt
+// for anything else.
+inline std::optional<std::chrono::system_clock::time_point> parseTime(const std::string& text) {
+  struct tm tm {};
+  int consumed = 0;
+  if (sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+             &tm.tm_min, &tm.tm_sec, &consumed) != 6) {
+    return std::nullopt;
+  }
+  std::string rest = text.substr(static_cast<size_t>(consumed));
+  if (!rest.empty() && rest[0] == '.') rest.erase(0, rest.find_first_not_of("0123456789", 1));
+  if (rest != "Z") return std::nullopt;
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  std::time_t t = timegm(&tm);
+  if (t == static_cast<std::time_t>(-1)) return std::nullopt;
+  return std::chrono::system_clock::from_time_t(t);
 }
 
 }  // namespace cubelet::objects

@@ -3,6 +3,7 @@
 #include "base/log.h"
 #include "kubelet/api/reflector.h"
 #include "kubelet/objects/json_access.h"
+#include "kubelet/objects/timefmt.h"
 
 namespace cubelet::pod {
 namespace {
@@ -66,7 +67,32 @@ SyncResult PodLifecycle::syncPod(const json& pod) {
   // Read the runtime again only when the sync changed it.
   auto after = outcome.changed ? rt_.state(uid) : std::move(state);
   if (!after.ok()) return {after.status(), std::nullopt};
-  json status = rt_.buildStatus(pod, *after, outcome, previous, std::chrono::system_clock::now());
+  auto now = std::chrono::system_clock::now();
+  json status = rt_.buildStatus(pod, *after, outcome, previous, now);
+  std::optional<std::chrono::milliseconds> requeue = outcome.retryAfter;
+  // activeDeadlineSeconds counts from the pod's start on this node.
+  if (int64_t deadline = objects::integer(pod, {"spec", "activeDeadlineSeconds"}, 0); deadline > 0) {
+    if (auto started = objects::parseTime(str(status, {"startTime"}))) {
+      auto left = *started + std::chrono::seconds(deadline) - now;
+      if (left <= std::chrono::seconds(0)) {
+        const std::string message = "Pod was active on the node longer than the specified deadline";
+        events_.record({"Pod", "v1", str(pod, {"metadata", "name"}), str(pod, {"metadata", "namespace"}), uid, ""},
+                       "Normal", "DeadlineExceeded", message);
+        auto st = rt_.kill(pod, PodDispatcher::gracePeriod(pod));
+        if (!st.ok()) return {st, std::nullopt};
+        if (auto killed = rt_.state(uid); killed.ok()) {
+          status = rt_.buildStatus(pod, *killed, {}, status, std::chrono::system_clock::now());
+        }
+        status["phase"] = "Failed";
+        status["reason"] = "DeadlineExceeded";
+        status["message"] = message;
+        status_.setPodStatus(pod, status);
+        return {absl::OkStatus(), std::nullopt};
+      }
+      auto leftMs = std::chrono::duration_cast<std::chrono::milliseconds>(left) + std::chrono::milliseconds(1);
+      if (!requeue || leftMs < *requeue) requeue = leftMs;
+    }
+  }
   status_.setPodStatus(pod, status);
   VLOG(2) << "synced pod " << str(pod, {"metadata", "namespace"}) << "/" << str(pod, {"metadata", "name"})
           << ": runtime " << std::chrono::duration_cast<std::chrono::milliseconds>(t1 - t0).count() << "ms, status "
@@ -77,7 +103,7 @@ SyncResult PodLifecycle::syncPod(const json& pod) {
     auto st = rt_.kill(pod, 0);
     if (!st.ok()) return {st, std::nullopt};
   }
-  return {outcome.error, outcome.retryAfter};
+  return {outcome.error, requeue};
 }
 
 absl::Status PodLifecycle::killPod(const json& pod, std::optional<int64_t> gracePeriodSeconds) {

@@ -297,3 +297,21 @@ def test_pod_force_deleted_while_the_agent_is_down_is_cleaned_up():
     cgroups = Path("/sys/fs/cgroup")
     wait_until("pod cgroup removed", lambda: not (list(cgroups.glob(f"*/kubepods/besteffort/pod{uid}")) +
                                                  list(cgroups.glob(f"kubepods/besteffort/pod{uid}"))), timeout=120)
+
+
+def test_active_deadline_ends_the_pod():
+    name = unique("deadline")
+    manifest = pod_manifest(name, "sleep 3600", restart="Never", grace=1)
+    manifest["spec"]["activeDeadlineSeconds"] = 3
+    apply(manifest)
+    try:
+        wait_until("pod Running", lambda: phase_is(name, "Running"), timeout=90)
+        pod = wait_until("pod Failed", lambda: phase_is(name, "Failed"), timeout=60)
+        assert pod["status"]["reason"] == "DeadlineExceeded", pod["status"]
+        assert pod["status"]["message"] == "Pod was active on the node longer than the specified deadline"
+        assert "terminated" in container_status(pod)["state"], container_status(pod)
+        events = kubectl_json("get", "events", "-n", NS, "--field-selector",
+                              f"involvedObject.name={name},reason=DeadlineExceeded")["items"]
+        assert events, "no DeadlineExceeded event"
+    finally:
+        delete(name)

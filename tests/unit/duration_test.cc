@@ -193,3 +193,24 @@ TEST(DurationTest, FormatThenParseRoundTrips) {
 
 }  // namespace
 }  // namespace cubelet::objects
+
+#include "kubelet/objects/timefmt.h"
+
+namespace cubelet::objects {
+namespace {
+
+TEST(TimeFormat, ParseRoundTripsAndRejectsJunk) {
+  auto t = parseTime("2026-11-26T18:21:55Z");
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(formatTime(*t), "2026-11-26T18:21:55Z");
+  auto micro = parseTime("2026-11-26T18:21:55.123456Z");
+  ASSERT_TRUE(micro.has_value());
+  EXPECT_EQ(*micro, *t) << "fractions below a second are dropped";
+  for (const char* bad : {"", "2026-11-26", "2026-11-26T18:21:55", "2026-11-26T18:21:55+01:00", "yesterday",
+                          "2026-11-26T18:21:55Zjunk"}) {
+    EXPECT_FALSE(parseTime(bad).has_value()) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace cubelet::objects
