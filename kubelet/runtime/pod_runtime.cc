@@ -11,6 +11,7 @@
 #include "base/status_macros.h"
 #include "kubelet/objects/json_access.h"
 #include "kubelet/objects/timefmt.h"
+#include "kubelet/runtime/lifecycle_hooks.h"
 #include "kubelet/runtime/pull_secrets.h"
 #include "kubelet/runtime/termination_message.h"
 
@@ -499,12 +500,38 @@ absl::Status PodRuntime::startContainer(const json& pod, const json& container, 
     return st;
   }
   events_.record(podRef(pod, name), "Normal", "Started", "Container started");
+  if (const json* postStart = objects::find(container, {"lifecycle", "postStart"}); postStart && postStart->is_object()) {
+    // As upstream: the hook runs to its end before the next container starts; a failure
+    // kills the container, which then restarts per the pod's policy.
+    HookTarget target{pod, container, *id, sandbox.ips.empty() ? "" : sandbox.ips.front()};
+    if (auto hook = runLifecycleHook(cri_, *postStart, target, std::chrono::seconds(0)); !hook.ok()) {
+      events_.record(podRef(pod, name), "Warning", "FailedPostStartHook", std::string(hook.message()));
+      (void)cri_.stopContainer(*id, std::chrono::seconds(objects::integer(pod, {"spec", "terminationGracePeriodSeconds"}, 30)));
+      *waiting = {"PostStartHookError", std::string(hook.message())};
+      return absl::Status(hook.code(), "PostStartHookError: " + std::string(hook.message()));
+    }
+  }
   return absl::OkStatus();
 }
 
 absl::Status PodRuntime::killContainer(const json& pod, const ContainerRecord& c, int64_t grace,
-                                       const std::string& why) {
+                                       const std::string& why, const std::string& podIp) {
   events_.record(podRef(pod, c.name), "Normal", "Killing", why.empty() ? "Stopping container " + c.name : why);
+  // preStop runs first, inside the grace period; the stop gets what is left of it.
+  const json* spec = nullptr;
+  for (const char* list : {"containers", "initContainers"}) {
+    for (const auto& candidate : objects::array(pod, {"spec", list}))
+      if (str(candidate, {"name"}) == c.name) spec = &candidate;
+  }
+  const json* preStop = spec ? objects::find(*spec, {"lifecycle", "preStop"}) : nullptr;
+  if (preStop && preStop->is_object() && grace > 0 && c.state == v1::CONTAINER_RUNNING) {
+    auto start = std::chrono::steady_clock::now();
+    HookTarget target{pod, *spec, c.id, podIp};
+    if (auto hook = runLifecycleHook(cri_, *preStop, target, std::chrono::seconds(grace)); !hook.ok()) {
+      events_.record(podRef(pod, c.name), "Warning", "FailedPreStopHook", std::string(hook.message()));
+    }
+    grace -= std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - start).count();
+  }
   return cri_.stopContainer(c.id, std::chrono::seconds(std::max(grace, kMinimumGracePeriod)));
 }
 
@@ -737,6 +764,8 @@ SyncOutcome PodRuntime::sync(const json& pod, const PodRuntimeState& state) {
 absl::Status PodRuntime::kill(const json& pod, int64_t gracePeriodSeconds) {
   const std::string uid = str(pod, {"metadata", "uid"});
   ASSIGN_OR_RETURN(auto state, this->state(uid));
+  const std::string podIp =
+      !state.sandboxes.empty() && !state.sandboxes.front().ips.empty() ? state.sandboxes.front().ips.front() : "";
   std::vector<std::thread> stops;
   std::mutex errMu;
   absl::Status firstError;
@@ -744,7 +773,7 @@ absl::Status PodRuntime::kill(const json& pod, int64_t gracePeriodSeconds) {
     if (c.state != v1::CONTAINER_RUNNING && c.state != v1::CONTAINER_CREATED) continue;
     // Containers stop in parallel, each with the full grace period.
     stops.emplace_back([&, c] {
-      auto st = killContainer(pod, c, gracePeriodSeconds, "");
+      auto st = killContainer(pod, c, gracePeriodSeconds, "", podIp);
       if (!st.ok() && !isNotFound(st)) {
         std::lock_guard<std::mutex> lock(errMu);
         if (firstError.ok()) firstError = st;

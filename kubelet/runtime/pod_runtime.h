@@ -157,7 +157,8 @@ class PodRuntime {
   absl::Status startContainer(const json& pod, const json& container, const SandboxRecord& sandbox,
                               const SandboxConfig& sandboxConfig, int32_t restartCount, Waiting* waiting,
                               std::optional<std::chrono::milliseconds>* retry, bool* created);
-  absl::Status killContainer(const json& pod, const ContainerRecord& c, int64_t grace, const std::string& why);
+  absl::Status killContainer(const json& pod, const ContainerRecord& c, int64_t grace, const std::string& why,
+                             const std::string& podIp = "");
   api::ObjectRef podRef(const json& pod, const std::string& container = "") const;
 
   CriClient& cri_;

@@ -1148,3 +1148,56 @@ TEST_F(PodRuntimeTest, FailedInitContainerIsRetriedWithBackOff) {
 
 }  // namespace
 }  // namespace cubelet::runtime
+
+namespace cubelet::runtime {
+namespace {
+
+TEST_F(PodRuntimeTest, FailingPostStartHookKillsTheContainer) {
+  fake().addImage("busybox:1.36");
+  fake().setExecHandler([](const testing::FakeContainer&, const std::vector<std::string>& cmd) {
+    v1::ExecSyncResponse r;
+    r.set_exit_code(cmd.back() == "fail" ? 3 : 0);
+    r.set_stdout("hook output");
+    return r;
+  });
+  json pod = makePod("Always");
+  pod["spec"]["containers"][0]["lifecycle"] = {{"postStart", {{"exec", {{"command", {"sh", "-c", "fail"}}}}}}};
+  auto out = syncPod(pod);
+  EXPECT_FALSE(out.error.ok());
+  EXPECT_EQ(out.waiting.at("app").reason, "PostStartHookError");
+  EXPECT_EQ(fake().callCount("ExecSync"), 1);
+  EXPECT_EQ(fake().callCount("StopContainer"), 1);
+  EXPECT_EQ(stateOf().latest("app")->state, v1::CONTAINER_EXITED);
+  EXPECT_TRUE(hasEvent("FailedPostStartHook", "Exec lifecycle hook ([sh -c fail]) for Container \"app\""));
+
+  // A succeeding hook leaves the container running.
+  json ok = makePod("Always", "busybox:1.36", "IfNotPresent", "uid-ok", "ok");
+  ok["spec"]["containers"][0]["lifecycle"] = {{"postStart", {{"exec", {{"command", {"true"}}}}}}};
+  runPod(ok);
+}
+
+TEST_F(PodRuntimeTest, PreStopHookRunsBeforeTheStopWithinTheGrace) {
+  fake().addImage("busybox:1.36");
+  json pod = makePod("Always");
+  pod["spec"]["containers"][0]["lifecycle"] = {{"preStop", {{"exec", {{"command", {"echo", "bye"}}}}}}};
+  runPod(pod);
+  fake().clearCalls();
+  ASSERT_TRUE(runtime_->kill(pod, 30).ok());
+  auto calls = fake().calls();
+  auto exec = std::find(calls.begin(), calls.end(), "ExecSync");
+  auto stop = std::find(calls.begin(), calls.end(), "StopContainer");
+  ASSERT_NE(exec, calls.end());
+  ASSERT_NE(stop, calls.end());
+  EXPECT_LT(exec - calls.begin(), stop - calls.begin()) << "preStop before the stop";
+  auto req = fake().lastRequest<v1::ExecSyncRequest>("ExecSync");
+  ASSERT_TRUE(req);
+  EXPECT_EQ(req->timeout(), 30) << "the hook gets the grace period";
+  // With no grace (a forced kill) the hook is skipped.
+  runPod(pod);
+  fake().clearCalls();
+  ASSERT_TRUE(runtime_->kill(pod, 0).ok());
+  EXPECT_EQ(fake().callCount("ExecSync"), 0);
+}
+
+}  // namespace
+}  // namespace cubelet::runtime
