@@ -505,8 +505,13 @@ absl::Status PodRuntime::startContainer(const json& pod, const json& container, 
     // kills the container, which then restarts per the pod's policy.
     HookTarget target{pod, container, *id, sandbox.ips.empty() ? "" : sandbox.ips.front()};
     if (auto hook = runLifecycleHook(cri_, *postStart, target, std::chrono::seconds(0)); !hook.ok()) {
-      events_.record(podRef(pod, name), "Warning", "FailedPostStartHook", std::string(hook.message()));
-      (void)cri_.stopContainer(*id, std::chrono::seconds(objects::integer(pod, {"spec", "terminationGracePeriodSeconds"}, 30)));
+      // The event leaves the hook's output out, as upstream (it may hold secrets).
+      LOG_WARNING << hook.message();
+      events_.record(podRef(pod, name), "Warning", "FailedPostStartHook", "PostStartHook failed");
+      events_.record(podRef(pod, name), "Normal", "Killing", "FailedPostStartHook");
+      (void)cri_.stopContainer(*id, std::chrono::seconds(std::max(
+                                        objects::integer(pod, {"spec", "terminationGracePeriodSeconds"}, 30),
+                                        kMinimumGracePeriod)));
       *waiting = {"PostStartHookError", std::string(hook.message())};
       return absl::Status(hook.code(), "PostStartHookError: " + std::string(hook.message()));
     }

@@ -1168,7 +1168,11 @@ TEST_F(PodRuntimeTest, FailingPostStartHookKillsTheContainer) {
   EXPECT_EQ(fake().callCount("ExecSync"), 1);
   EXPECT_EQ(fake().callCount("StopContainer"), 1);
   EXPECT_EQ(stateOf().latest("app")->state, v1::CONTAINER_EXITED);
-  EXPECT_TRUE(hasEvent("FailedPostStartHook", "Exec lifecycle hook ([sh -c fail]) for Container \"app\""));
+  EXPECT_TRUE(hasEvent("FailedPostStartHook", "PostStartHook failed"));
+  EXPECT_TRUE(hasEvent("Killing", "FailedPostStartHook"));
+  EXPECT_NE(out.waiting.at("app").message.find("Exec lifecycle hook ([sh -c fail]) for Container \"app\""),
+            std::string::npos)
+      << out.waiting.at("app").message;
 
   // A succeeding hook leaves the container running.
   json ok = makePod("Always", "busybox:1.36", "IfNotPresent", "uid-ok", "ok");
