@@ -5,17 +5,13 @@
 #include <thread>
 
 #include "kubelet/objects/json_access.h"
+#include "kubelet/runtime/pod_config.h"
 
 namespace cubelet::runtime {
 namespace {
 
 using nlohmann::json;
 using objects::str;
-
-std::string podDesc(const json& pod) {
-  return str(pod, {"metadata", "name"}) + "_" + str(pod, {"metadata", "namespace"}) + "(" +
-         str(pod, {"metadata", "uid"}) + ")";
-}
 
 std::string joined(const json& list) {
   std::string out;
@@ -50,7 +46,7 @@ absl::Status execHook(CriClient& cri, const json& exec, const HookTarget& t, std
   for (const auto& v : command)
     if (v.is_string()) cmd.push_back(v.get<std::string>());
   const std::string prefix = "Exec lifecycle hook ([" + joined(command) + "]) for Container \"" +
-                             str(t.container, {"name"}) + "\" in Pod \"" + podDesc(t.pod) + "\" failed - error: ";
+                             str(t.container, {"name"}) + "\" in Pod \"" + podDescription(t.pod) + "\" failed - error: ";
   if (cmd.empty()) return absl::InvalidArgumentError(prefix + "no command given, message: \"\"");
   auto resp = cri.execSync(t.containerId, cmd, timeout);
   if (!resp.ok()) return absl::Status(resp.status().code(), prefix + std::string(resp.status().message()) + ", message: \"\"");
@@ -66,7 +62,7 @@ absl::Status execHook(CriClient& cri, const json& exec, const HookTarget& t, std
 absl::Status httpHook(const json& get, const HookTarget& t, std::chrono::seconds timeout) {
   const std::string path = str(get, {"path"}, "/");
   const std::string prefix = "HTTP lifecycle hook (" + path + ") for Container \"" + str(t.container, {"name"}) +
-                             "\" in Pod \"" + podDesc(t.pod) + "\" failed - error: ";
+                             "\" in Pod \"" + podDescription(t.pod) + "\" failed - error: ";
   std::string host = str(get, {"host"});
   if (host.empty()) host = t.podIp;
   if (host.empty()) return absl::FailedPreconditionError(prefix + "the pod has no IP, message: \"\"");
@@ -117,7 +113,7 @@ absl::Status runLifecycleHook(CriClient& cri, const json& handler, const HookTar
     return absl::OkStatus();
   }
   return absl::InvalidArgumentError("lifecycle hook for container \"" + str(target.container, {"name"}) +
-                                    "\" in pod \"" + podDesc(target.pod) + "\": no exec, httpGet or sleep handler");
+                                    "\" in pod \"" + podDescription(target.pod) + "\": no exec, httpGet or sleep handler");
 }
 
 }  // namespace cubelet::runtime

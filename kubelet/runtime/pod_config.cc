@@ -18,20 +18,6 @@ namespace {
 using podspec::Container;
 using podspec::Pod;
 
-// Label and annotation keys the kubelet writes (k8s.io/kubelet/pkg/types, kuberuntime
-// labels.go). After a restart the runtime manager reads them back to rebuild its view.
-constexpr char kPodNameLabel[] = "io.kubernetes.pod.name";
-constexpr char kPodNamespaceLabel[] = "io.kubernetes.pod.namespace";
-constexpr char kPodUidLabel[] = "io.kubernetes.pod.uid";
-constexpr char kContainerNameLabel[] = "io.kubernetes.container.name";
-constexpr char kContainerHashAnnotation[] = "io.kubernetes.container.hash";
-constexpr char kRestartCountAnnotation[] = "io.kubernetes.container.restartCount";
-constexpr char kTerminationMessagePathAnnotation[] = "io.kubernetes.container.terminationMessagePath";
-constexpr char kTerminationMessagePolicyAnnotation[] = "io.kubernetes.container.terminationMessagePolicy";
-constexpr char kPreStopHandlerAnnotation[] = "io.kubernetes.container.preStopHandler";
-constexpr char kContainerPortsAnnotation[] = "io.kubernetes.container.ports";
-constexpr char kDeletionGracePeriodAnnotation[] = "io.kubernetes.pod.deletionGracePeriod";
-constexpr char kTerminationGracePeriodAnnotation[] = "io.kubernetes.pod.terminationGracePeriod";
 
 // "pod "ns/name"" for error context, read safely from JSON that may not parse.
 std::string podRef(const nlohmann::json& pod) {
@@ -163,6 +149,13 @@ absl::StatusOr<PodCgroupConfig> podCgroupConfig(const nlohmann::json& pod, const
   return podres::podCgroupConfig(p, node);
 }
 
+std::string formatContainerHash(uint64_t hash) { return podstr::cat(podstr::hex(hash)); }
+
+std::string podDescription(const nlohmann::json& pod) {
+  return objects::str(pod, {"metadata", "name"}) + "_" + objects::str(pod, {"metadata", "namespace"}) + "(" +
+         objects::str(pod, {"metadata", "uid"}) + ")";
+}
+
 std::string podLogDirectory(std::string_view podLogsDir, std::string_view ns, std::string_view name,
                             std::string_view uid) {
   return podsec::joinPath(podLogsDir, podstr::cat(ns, "_", name, "_", uid));
@@ -256,7 +249,7 @@ absl::StatusOr<::runtime::v1::ContainerConfig> makeContainerConfig(const nlohman
   labels[kContainerNameLabel] = c.name;
 
   auto& annotations = *config.mutable_annotations();
-  annotations[kContainerHashAnnotation] = podstr::cat(podstr::hex(hashOf(c.name, c.image)));
+  annotations[kContainerHashAnnotation] = formatContainerHash(hashOf(c.name, c.image));
   annotations[kRestartCountAnnotation] = podstr::cat(options.restartCount);
   annotations[kTerminationMessagePathAnnotation] = c.terminationMessagePath;
   annotations[kTerminationMessagePolicyAnnotation] = c.terminationMessagePolicy;

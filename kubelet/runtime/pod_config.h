@@ -44,6 +44,25 @@
 
 namespace cubelet::runtime {
 
+// Label and annotation keys the kubelet writes on sandboxes and containers
+// (k8s.io/kubelet/pkg/types, kuberuntime labels.go). After a restart the runtime manager
+// reads them back to rebuild its view.
+inline constexpr char kPodNameLabel[] = "io.kubernetes.pod.name";
+inline constexpr char kPodNamespaceLabel[] = "io.kubernetes.pod.namespace";
+inline constexpr char kPodUidLabel[] = "io.kubernetes.pod.uid";
+inline constexpr char kContainerNameLabel[] = "io.kubernetes.container.name";
+inline constexpr char kContainerHashAnnotation[] = "io.kubernetes.container.hash";
+inline constexpr char kRestartCountAnnotation[] = "io.kubernetes.container.restartCount";
+inline constexpr char kTerminationMessagePathAnnotation[] = "io.kubernetes.container.terminationMessagePath";
+inline constexpr char kTerminationMessagePolicyAnnotation[] = "io.kubernetes.container.terminationMessagePolicy";
+inline constexpr char kPreStopHandlerAnnotation[] = "io.kubernetes.container.preStopHandler";
+inline constexpr char kContainerPortsAnnotation[] = "io.kubernetes.container.ports";
+inline constexpr char kDeletionGracePeriodAnnotation[] = "io.kubernetes.pod.deletionGracePeriod";
+inline constexpr char kTerminationGracePeriodAnnotation[] = "io.kubernetes.pod.terminationGracePeriod";
+
+// "<name>_<namespace>(<uid>)", the kubelet's format.Pod, read safely from the pod's JSON.
+std::string podDescription(const nlohmann::json& pod);
+
 // A resource name ("cpu", "memory", "hugepages-2Mi" ...) to amount, as in a ResourceList.
 using ResourceList = std::map<std::string, objects::Quantity, std::less<>>;
 
@@ -240,6 +259,8 @@ absl::Status verifyRunAsNonRoot(const nlohmann::json& pod, const nlohmann::json&
 // hash changes exactly when the container must be replaced, and a node moved from the
 // upstream kubelet to Cubelet keeps its running containers.
 absl::StatusOr<uint64_t> containerHash(const nlohmann::json& container);
+// The hash as the annotation holds it: lowercase hex, unpadded.
+std::string formatContainerHash(uint64_t hash);
 
 // ----------------------------------------------------------------------------------------
 // Pod-level resources: admission and the pod cgroup.

@@ -19,19 +19,8 @@ namespace cubelet::runtime {
 namespace {
 
 using objects::str;
-constexpr char kUidLabel[] = "io.kubernetes.pod.uid";
-constexpr char kContainerNameLabel[] = "io.kubernetes.container.name";
-constexpr char kRestartCountAnnotation[] = "io.kubernetes.container.restartCount";
-constexpr char kHashAnnotation[] = "io.kubernetes.container.hash";
-constexpr char kTerminationMessagePathAnnotation[] = "io.kubernetes.container.terminationMessagePath";
-constexpr char kTerminationMessagePolicyAnnotation[] = "io.kubernetes.container.terminationMessagePolicy";
 constexpr int64_t kMinimumGracePeriod = 2;
 constexpr auto kBackoffResetAfterRunning = std::chrono::minutes(10);
-
-std::string podDesc(const json& pod) {
-  return str(pod, {"metadata", "name"}) + "_" + str(pod, {"metadata", "namespace"}) + "(" +
-         str(pod, {"metadata", "uid"}) + ")";
-}
 
 // Image pull policy with the API's defaulting: Always for :latest or no tag, else IfNotPresent.
 std::string pullPolicy(const json& container) {
@@ -187,7 +176,7 @@ api::ObjectRef PodRuntime::podRef(const json& pod, const std::string& container)
 absl::StatusOr<PodRuntimeState> PodRuntime::state(const std::string& uid) {
   PodRuntimeState out;
   v1::PodSandboxFilter sf;
-  (*sf.mutable_label_selector())[kUidLabel] = uid;
+  (*sf.mutable_label_selector())[kPodUidLabel] = uid;
   ASSIGN_OR_RETURN(auto sandboxes, cri_.listPodSandbox(sf));
   for (const auto& s : sandboxes) {
     SandboxRecord r;
@@ -208,7 +197,7 @@ absl::StatusOr<PodRuntimeState> PodRuntime::state(const std::string& uid) {
     }
   }
   v1::ContainerFilter cf;
-  (*cf.mutable_label_selector())[kUidLabel] = uid;
+  (*cf.mutable_label_selector())[kPodUidLabel] = uid;
   ASSIGN_OR_RETURN(auto containers, cri_.listContainers(cf));
   for (const auto& c : containers) {
     ContainerRecord r;
@@ -225,7 +214,7 @@ absl::StatusOr<PodRuntimeState> PodRuntime::state(const std::string& uid) {
     } else {
       r.restartCount = static_cast<int32_t>(c.metadata().attempt());
     }
-    if (auto it = c.annotations().find(kHashAnnotation); it != c.annotations().end()) r.hash = it->second;
+    if (auto it = c.annotations().find(kContainerHashAnnotation); it != c.annotations().end()) r.hash = it->second;
     auto st = cri_.containerStatus(c.id(), false);
     if (st.ok()) {
       const auto& s = st->status();
@@ -253,11 +242,11 @@ absl::StatusOr<std::vector<std::string>> PodRuntime::podUids() {
   std::set<std::string> uids;
   ASSIGN_OR_RETURN(auto sandboxes, cri_.listPodSandbox({}));
   for (const auto& s : sandboxes) {
-    if (auto it = s.labels().find(kUidLabel); it != s.labels().end()) uids.insert(it->second);
+    if (auto it = s.labels().find(kPodUidLabel); it != s.labels().end()) uids.insert(it->second);
   }
   ASSIGN_OR_RETURN(auto containers, cri_.listContainers({}));
   for (const auto& c : containers) {
-    if (auto it = c.labels().find(kUidLabel); it != c.labels().end()) uids.insert(it->second);
+    if (auto it = c.labels().find(kPodUidLabel); it != c.labels().end()) uids.insert(it->second);
   }
   return std::vector<std::string>(uids.begin(), uids.end());
 }
@@ -266,13 +255,13 @@ absl::StatusOr<std::map<std::string, std::string>> PodRuntime::fingerprints() {
   std::map<std::string, std::string> out;
   ASSIGN_OR_RETURN(auto sandboxes, cri_.listPodSandbox({}));
   for (const auto& s : sandboxes) {
-    if (auto it = s.labels().find(kUidLabel); it != s.labels().end()) {
+    if (auto it = s.labels().find(kPodUidLabel); it != s.labels().end()) {
       out[it->second] += s.id() + ":" + std::to_string(static_cast<int>(s.state())) + ";";
     }
   }
   ASSIGN_OR_RETURN(auto containers, cri_.listContainers({}));
   for (const auto& c : containers) {
-    if (auto it = c.labels().find(kUidLabel); it != c.labels().end()) {
+    if (auto it = c.labels().find(kPodUidLabel); it != c.labels().end()) {
       out[it->second] += c.id() + ":" + std::to_string(static_cast<int>(c.state())) + ";";
     }
   }
@@ -294,9 +283,9 @@ std::optional<std::chrono::milliseconds> PodRuntime::crashLoopRemaining(const js
       period = std::chrono::duration_cast<std::chrono::seconds>(backoff_[key].period).count();
     }
     out->waiting[name] = {"CrashLoopBackOff", "back-off " + std::to_string(period) +
-                                                  "s restarting failed container=" + name + " pod=" + podDesc(pod)};
+                                                  "s restarting failed container=" + name + " pod=" + podDescription(pod)};
     events_.record(podRef(pod, name), "Warning", "BackOff",
-                   "Back-off restarting failed container " + name + " in pod " + podDesc(pod));
+                   "Back-off restarting failed container " + name + " in pod " + podDescription(pod));
     return remaining;
   }
   backoffNext(key);
@@ -309,7 +298,7 @@ absl::Status PodRuntime::watchEvents(std::stop_token stop,
       stop,
       [&](v1::ContainerEventResponse&& event) {
         const auto& labels = event.pod_sandbox_status().labels();
-        if (auto it = labels.find(kUidLabel); it != labels.end() && !it->second.empty()) changed(it->second);
+        if (auto it = labels.find(kPodUidLabel); it != labels.end() && !it->second.empty()) changed(it->second);
       },
       nullptr);
 }
@@ -416,7 +405,7 @@ std::vector<PullCredential> PodRuntime::pullCredentials(const json& pod) {
     absl::StatusOr<std::vector<PullCredential>> creds =
         secret.ok() ? parsePullSecret(*secret) : absl::StatusOr<std::vector<PullCredential>>(secret.status());
     if (!creds.ok()) {
-      LOG_WARNING << "Unable to retrieve pull secret " << ns << "/" << name << " for pod " << podDesc(pod)
+      LOG_WARNING << "Unable to retrieve pull secret " << ns << "/" << name << " for pod " << podDescription(pod)
                   << ", the image pull may not succeed: " << creds.status().message();
       failed.push_back(ns + "/" + name);
       continue;
@@ -552,7 +541,7 @@ SyncOutcome PodRuntime::sync(const json& pod, const PodRuntimeState& state) {
   for (const auto& ic : initContainers) {
     if (str(ic, {"restartPolicy"}) == "Always") {
       waitAll("PodInitializing", "sidecar containers are not supported by cubelet yet");
-      out.error = absl::UnimplementedError("pod " + podDesc(pod) + ": sidecar containers are not supported yet");
+      out.error = absl::UnimplementedError("pod " + podDescription(pod) + ": sidecar containers are not supported yet");
       return out;
     }
   }
@@ -615,7 +604,7 @@ SyncOutcome PodRuntime::sync(const json& pod, const PodRuntimeState& state) {
     auto parent = opts_.cgroupParent(pod);
     if (!parent.ok()) {
       waitAll("ContainerCreating", "");
-      out.error = absl::Status(parent.status().code(), "failed to ensure that the pod " + podDesc(pod) +
+      out.error = absl::Status(parent.status().code(), "failed to ensure that the pod " + podDescription(pod) +
                                                            " cgroups exist and are correctly applied: " +
                                                            std::string(parent.status().message()));
       return out;
@@ -719,9 +708,7 @@ SyncOutcome PodRuntime::sync(const json& pod, const PodRuntimeState& state) {
       if (r->state == v1::CONTAINER_RUNNING && inSandbox) {
         // A changed definition (the image, for a pod) replaces the container.
         auto hash = containerHash(c);
-        char hex[17];
-        if (hash.ok()) snprintf(hex, sizeof hex, "%llx", static_cast<unsigned long long>(*hash));
-        if (!hash.ok() || r->hash.empty() || r->hash == hex) continue;
+        if (!hash.ok() || r->hash.empty() || r->hash == formatContainerHash(*hash)) continue;
         out.changed = true;
         auto st = killContainer(pod, *r, objects::integer(pod, {"spec", "terminationGracePeriodSeconds"}, 30),
                                 "Container " + name + " definition changed, will be restarted");
@@ -832,7 +819,7 @@ absl::StatusOr<int> PodRuntime::collectGarbage() {
   std::set<std::string> sandboxesInUse;
   for (const auto& c : containers) {
     sandboxesInUse.insert(c.pod_sandbox_id());
-    const std::string uid = label(c.labels(), kUidLabel);
+    const std::string uid = label(c.labels(), kPodUidLabel);
     if (uid.empty() || c.state() != v1::CONTAINER_EXITED) continue;
     std::string name = label(c.labels(), kContainerNameLabel);
     if (name.empty()) name = c.metadata().name();
@@ -851,7 +838,7 @@ absl::StatusOr<int> PodRuntime::collectGarbage() {
   // ready and hold no container go.
   std::map<std::string, std::vector<const v1::PodSandbox*>> byPod;
   for (const auto& s : sandboxes) {
-    const std::string uid = label(s.labels(), kUidLabel);
+    const std::string uid = label(s.labels(), kPodUidLabel);
     if (!uid.empty()) byPod[uid].push_back(&s);
   }
   for (auto& [uid, list] : byPod) {
