@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -132,8 +133,28 @@ def node_ready():
     return c if c and c["status"] == "True" else None
 
 
+NS = "default"
+
+
+def unique(prefix):
+    """A fresh object name, so reruns never meet a terminating object of an earlier run."""
+    return f"{prefix}-{uuid.uuid4().hex[:6]}"
+
+
+def get_pod(name, ns=NS):
+    return kubectl_json("get", "pod", "-n", ns, name)
+
+
+def delete_pod(name, ns=NS):
+    """Deletes without waiting (the grace period runs on); a missing pod is fine."""
+    kubectl("delete", "pod", "-n", ns, name, "--wait=false", "--ignore-not-found", check=False)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def cluster():
     assert (STATE / "node-agent").exists(), "the local cluster is not up: run hack/up.sh first"
     wait_until("node Ready before the tests", node_ready, timeout=120)
+    # Pods are admitted once the controller-manager made the namespace's default service account.
+    wait_until("default service account", lambda: kubectl("get", "serviceaccount", "default", "-n", NS,
+                                                          check=False), timeout=60)
     yield

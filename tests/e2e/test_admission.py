@@ -1,9 +1,7 @@
 """Admission on the node: a pod bound to it that does not fit (resources, pod count, node
 labels) goes Failed with the upstream reason, and the pods already there keep running."""
 
-import pytest
-
-from conftest import NODE_NAME, STATE, apply, cluster_up, kubectl, kubectl_json, stop_component, wait_until
+from conftest import NODE_NAME, STATE, apply, cluster_up, get_pod, kubectl, kubectl_json, stop_component, wait_until
 
 BUSYBOX = "localhost:5000/busybox:1.36"
 NS = "default"
@@ -20,10 +18,6 @@ def bound_pod(name, requests=None, node_selector=None, command="sleep 3600"):
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": NS}, "spec": spec}
 
 
-def get_pod(name):
-    return kubectl_json("get", "pod", "-n", NS, name)
-
-
 def delete(*names):
     for n in names:
         kubectl("delete", "pod", "-n", NS, n, "--wait=false", "--ignore-not-found", check=False)
@@ -34,12 +28,6 @@ def rejected(name, reason):
         get_pod(name).get("status", {})), timeout=60)
     assert st.get("reason") == reason, st
     return st
-
-
-@pytest.fixture(scope="module", autouse=True)
-def default_service_account():
-    wait_until("default service account", lambda: kubectl("get", "serviceaccount", "default", "-n", NS,
-                                                          check=False), timeout=60)
 
 
 def node_pods():

@@ -3,19 +3,15 @@ resourceFieldRef, $(VAR) expansion and its $$ escape), read back through the ter
 message; the termination message itself (File, a custom path, FallbackToLogsOnError); and
 securityContext checks that stop a container from being created."""
 
-import uuid
 from pathlib import Path
 
 import pytest
 
-from conftest import HACK, NODE_NAME, apply, kubectl, kubectl_json, wait_until
+from conftest import (HACK, NODE_NAME, apply, delete_pod as delete, get_pod, kubectl, kubectl_json, unique,
+                      wait_until)
 
 BUSYBOX = "localhost:5000/busybox:1.36"
 NS = "default"
-
-
-def unique(prefix):
-    return f"{prefix}-{uuid.uuid4().hex[:6]}"
 
 
 def pod(name, container, labels=None, annotations=None, restart="Never"):
@@ -30,10 +26,6 @@ def pod(name, container, labels=None, annotations=None, restart="Never"):
                      "nodeName": NODE_NAME, "terminationGracePeriodSeconds": 1}}
 
 
-def get_pod(name):
-    return kubectl_json("get", "pod", "-n", NS, name)
-
-
 def finished(name):
     pod = get_pod(name)
     return pod if pod.get("status", {}).get("phase") in ("Succeeded", "Failed") else None
@@ -42,16 +34,6 @@ def finished(name):
 def terminated(name):
     pod = wait_until(f"{name} finished", lambda: finished(name), timeout=90)
     return pod, pod["status"]["containerStatuses"][0]["state"]["terminated"]
-
-
-def delete(name):
-    kubectl("delete", "pod", "-n", NS, name, "--wait=false", "--ignore-not-found", check=False)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def default_service_account():
-    wait_until("default service account", lambda: kubectl("get", "serviceaccount", "default", "-n", NS,
-                                                          check=False), timeout=60)
 
 
 def test_env_args_and_expansion_reach_the_container():

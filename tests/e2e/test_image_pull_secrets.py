@@ -5,11 +5,10 @@ that holds the registry's credentials."""
 import base64
 import json
 import re
-import uuid
 
 import pytest
 
-from conftest import HACK, NODE_NAME, apply, kubectl, kubectl_json, wait_until
+from conftest import HACK, NODE_NAME, apply, kubectl, kubectl_json, unique, wait_until
 
 NS = "default"
 
@@ -53,16 +52,6 @@ def secret(name, kind, payload):
     key = ".dockerconfigjson" if kind == "kubernetes.io/dockerconfigjson" else ".dockercfg"
     return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": NS}, "type": kind,
             "data": {key: b64(json.dumps(payload))}}
-
-
-def unique(prefix):
-    return f"{prefix}-{uuid.uuid4().hex[:6]}"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def default_service_account():
-    wait_until("default service account", lambda: kubectl("get", "serviceaccount", "default", "-n", NS,
-                                                          check=False), timeout=60)
 
 
 def test_without_a_secret_the_pull_fails():

@@ -1,18 +1,10 @@
 """Init containers: one at a time, in order, each to success before the app containers; a
 failure fails a restartPolicy Never pod and is retried with back-off otherwise."""
 
-import uuid
-
-import pytest
-
-from conftest import NODE_NAME, apply, kubectl, kubectl_json, wait_until
+from conftest import NODE_NAME, apply, delete_pod as delete, get_pod, kubectl, kubectl_json, unique, wait_until
 
 BUSYBOX = "localhost:5000/busybox:1.36"
 NS = "default"
-
-
-def unique(prefix):
-    return f"{prefix}-{uuid.uuid4().hex[:6]}"
 
 
 def pod_with_inits(name, inits, restart="Always", main="sleep 3600"):
@@ -24,22 +16,8 @@ def pod_with_inits(name, inits, restart="Always", main="sleep 3600"):
                      "terminationGracePeriodSeconds": 1}}
 
 
-def get_pod(name):
-    return kubectl_json("get", "pod", "-n", NS, name)
-
-
-def delete(name):
-    kubectl("delete", "pod", "-n", NS, name, "--wait=false", "--ignore-not-found", check=False)
-
-
 def condition(pod, ctype):
     return next((c for c in pod.get("status", {}).get("conditions", []) if c["type"] == ctype), {})
-
-
-@pytest.fixture(scope="module", autouse=True)
-def default_service_account():
-    wait_until("default service account", lambda: kubectl("get", "serviceaccount", "default", "-n", NS,
-                                                          check=False), timeout=60)
 
 
 def test_three_init_containers_run_in_order_before_the_app():

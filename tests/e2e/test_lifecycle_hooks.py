@@ -1,18 +1,10 @@
 """Lifecycle hooks: postStart runs in the container as it starts, preStop runs before the
 container gets SIGTERM, and a failing postStart kills the container."""
 
-import uuid
-
-import pytest
-
-from conftest import NODE_NAME, apply, kubectl, kubectl_json, wait_until
+from conftest import NODE_NAME, apply, delete_pod as delete, get_pod, kubectl, kubectl_json, unique, wait_until
 
 BUSYBOX = "localhost:5000/busybox:1.36"
 NS = "default"
-
-
-def unique(prefix):
-    return f"{prefix}-{uuid.uuid4().hex[:6]}"
 
 
 def pod(name, command, lifecycle, restart="Never", grace=5, deadline=None):
@@ -25,26 +17,12 @@ def pod(name, command, lifecycle, restart="Never", grace=5, deadline=None):
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": NS}, "spec": spec}
 
 
-def get_pod(name):
-    return kubectl_json("get", "pod", "-n", NS, name)
-
-
-def delete(name):
-    kubectl("delete", "pod", "-n", NS, name, "--wait=false", "--ignore-not-found", check=False)
-
-
 def terminated(name):
     def done():
         p = get_pod(name)
         cs = p.get("status", {}).get("containerStatuses", [{}])[0]
         return cs["state"]["terminated"] if "terminated" in cs.get("state", {}) else None
     return wait_until(f"{name} terminated", done, timeout=90)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def default_service_account():
-    wait_until("default service account", lambda: kubectl("get", "serviceaccount", "default", "-n", NS,
-                                                          check=False), timeout=60)
 
 
 def test_post_start_output_is_seen_by_the_main_container():

@@ -55,12 +55,6 @@ def running(name):
     return pod if pod.get("status", {}).get("phase") == "Running" else None
 
 
-@pytest.fixture(scope="module", autouse=True)
-def default_service_account():
-    wait_until("default service account", lambda: kubectl("get", "serviceaccount", "default", "-n", NS,
-                                                          check=False), timeout=60)
-
-
 @pytest.mark.parametrize("qos,qos_dir,resources,pod_cpu,pod_mem,ctr_cpu,ctr_mem", [
     ("Burstable", "kubepods/burstable",
      {"requests": {"cpu": "100m", "memory": "32Mi"}, "limits": {"cpu": "200m", "memory": "64Mi"}},

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (NODE_NAME, STATE, apply, cluster_up, component_pid, kubectl, kubectl_json, stop_component,
-                      wait_until)
+from conftest import (NODE_NAME, STATE, apply, cluster_up, component_pid, delete_pod as delete, get_pod, kubectl,
+                      kubectl_json, stop_component, unique, wait_until)
 
 BUSYBOX = "localhost:5000/busybox:1.36"
 NS = "default"
@@ -28,14 +28,6 @@ def pod_manifest(name, command, restart="Always", image=BUSYBOX, grace=None, pul
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": NS}, "spec": spec}
 
 
-def get_pod(name):
-    return kubectl_json("get", "pod", "-n", NS, name)
-
-
-def unique(prefix):
-    return f"{prefix}-{uuid.uuid4().hex[:6]}"
-
-
 def container_status(pod):
     statuses = pod.get("status", {}).get("containerStatuses", [])
     return statuses[0] if statuses else {}
@@ -44,17 +36,6 @@ def container_status(pod):
 def phase_is(name, phase):
     pod = get_pod(name)
     return pod if pod.get("status", {}).get("phase") == phase else None
-
-
-def delete(name):
-    kubectl("delete", "pod", "-n", NS, name, "--wait=false", "--ignore-not-found", check=False)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def default_service_account():
-    # Pods are admitted once the controller-manager made the namespace's default service account.
-    wait_until("default service account", lambda: kubectl("get", "serviceaccount", "default", "-n", NS,
-                                                          check=False), timeout=60)
 
 
 def test_sleeping_pod_runs_with_full_status():
