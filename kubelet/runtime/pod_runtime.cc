@@ -225,7 +225,17 @@ absl::StatusOr<PodRuntimeState> PodRuntime::state(const std::string& uid) {
       r.reason = s.reason();
       r.message = s.message();
       if (!s.image_ref().empty()) r.imageRef = s.image_ref();
-      if (r.state == v1::CONTAINER_EXITED) r.terminationMessage = terminationMessage(c.annotations(), s);
+      if (r.state == v1::CONTAINER_EXITED) {
+        std::unique_lock<std::mutex> lock(mu_);
+        if (auto it = exitMessages_.find(r.id); it != exitMessages_.end()) {
+          r.terminationMessage = it->second;
+        } else {
+          lock.unlock();
+          r.terminationMessage = terminationMessage(c.annotations(), s);
+          lock.lock();
+          exitMessages_[r.id] = r.terminationMessage;
+        }
+      }
     } else if (!isNotFound(st.status())) {
       return st.status();
     } else {
@@ -290,6 +300,11 @@ std::optional<std::chrono::milliseconds> PodRuntime::crashLoopRemaining(const js
   }
   backoffNext(key);
   return std::nullopt;
+}
+
+void PodRuntime::forgetExitMessage(const std::string& containerId) {
+  std::lock_guard<std::mutex> lock(mu_);
+  exitMessages_.erase(containerId);
 }
 
 absl::Status PodRuntime::watchEvents(std::stop_token stop,
@@ -787,6 +802,7 @@ absl::Status PodRuntime::remove(const std::string& uid) {
   for (const auto& c : state.containers) {
     auto st = cri_.removeContainer(c.id);
     if (!st.ok() && !isNotFound(st)) return st;
+    forgetExitMessage(c.id);
   }
   for (const auto& s : state.sandboxes) {
     auto st = cri_.removePodSandbox(s.id);
@@ -831,6 +847,7 @@ absl::StatusOr<int> PodRuntime::collectGarbage() {
     for (size_t i = 1; i < list.size(); ++i) {
       auto st = cri_.removeContainer(list[i]->id());
       if (!st.ok() && !isNotFound(st)) return st;
+      forgetExitMessage(list[i]->id());
       ++removed;
     }
   }

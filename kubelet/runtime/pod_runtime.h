@@ -151,6 +151,7 @@ class PodRuntime {
   // The image, present or pulled per the container's pull policy (one ImageStatus when present).
   absl::StatusOr<v1::Image> ensureImage(const json& pod, const json& container, const SandboxConfig& sandbox,
                                           Waiting* waiting, std::optional<std::chrono::milliseconds>* retry);
+  void forgetExitMessage(const std::string& containerId);
   // The credentials of the pod's imagePullSecrets, in order; secrets that cannot be read or
   // parsed are skipped with a FailedToRetrieveImagePullSecret event.
   std::vector<PullCredential> pullCredentials(const json& pod);
@@ -166,6 +167,10 @@ class PodRuntime {
   PodRuntimeOptions opts_;
   std::mutex mu_;
   std::map<std::string, Backoff> backoff_;  // guarded by mu_
+  // Termination messages of exited containers by container ID: an exited container's file
+  // and log no longer change, so each is read once, not at every sync. Guarded by mu_;
+  // entries go with the container (remove, garbage collection).
+  std::map<std::string, std::string> exitMessages_;
 };
 
 // The pod phase from its containers' statuses (upstream getPhase rules).
