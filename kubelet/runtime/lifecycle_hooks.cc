@@ -1,10 +1,9 @@
 #include "kubelet/runtime/lifecycle_hooks.h"
 
-#include <httplib.h>
-
 #include <thread>
 
 #include "kubelet/objects/json_access.h"
+#include "kubelet/prober/http_get.h"
 #include "kubelet/runtime/pod_config.h"
 
 namespace cubelet::runtime {
@@ -18,26 +17,6 @@ std::string joined(const json& list) {
   for (const auto& v : list)
     if (v.is_string()) out += (out.empty() ? "" : " ") + v.get<std::string>();
   return out;
-}
-
-// A port given by number or by the name of one of the container's ports.
-std::optional<int> resolvePort(const json& port, const json& container) {
-  if (port.is_number_integer()) return port.get<int>();
-  if (!port.is_string()) return std::nullopt;
-  const std::string name = port.get<std::string>();
-  for (const auto& p : objects::array(container, {"ports"})) {
-    if (str(p, {"name"}) == name) {
-      int64_t n = objects::integer(p, {"containerPort"}, 0);
-      if (n > 0) return static_cast<int>(n);
-    }
-  }
-  try {
-    size_t used = 0;
-    int n = std::stoi(name, &used);
-    if (used == name.size()) return n;
-  } catch (const std::exception&) {
-  }
-  return std::nullopt;
 }
 
 absl::Status execHook(CriClient& cri, const json& exec, const HookTarget& t, std::chrono::seconds timeout) {
@@ -63,32 +42,14 @@ absl::Status httpHook(const json& get, const HookTarget& t, std::chrono::seconds
   const std::string path = str(get, {"path"}, "/");
   const std::string prefix = "HTTP lifecycle hook (" + path + ") for Container \"" + str(t.container, {"name"}) +
                              "\" in Pod \"" + podDescription(t.pod) + "\" failed - error: ";
-  std::string host = str(get, {"host"});
-  if (host.empty()) host = t.podIp;
-  if (host.empty()) return absl::FailedPreconditionError(prefix + "the pod has no IP, message: \"\"");
-  const json* portValue = objects::find(get, {"port"});
-  auto port = portValue ? resolvePort(*portValue, t.container) : std::nullopt;
-  if (!port || *port <= 0 || *port > 65535) return absl::InvalidArgumentError(prefix + "invalid port, message: \"\"");
-  const bool https = str(get, {"scheme"}, "HTTP") == "HTTPS";
-  std::unique_ptr<httplib::ClientImpl> cli;
-  std::string hostPort = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(*port);
-  if (https) {
-    auto ssl = std::make_unique<httplib::SSLClient>(host, *port);
-    ssl->enable_server_certificate_verification(false);
-    cli = std::move(ssl);
-  } else {
-    cli = std::make_unique<httplib::ClientImpl>(host, *port);
+  if (str(get, {"host"}).empty() && t.podIp.empty()) {
+    return absl::FailedPreconditionError(prefix + "the pod has no IP, message: \"\"");
   }
-  auto secs = timeout.count() > 0 ? timeout.count() : 10;
-  cli->set_connection_timeout(secs, 0);
-  cli->set_read_timeout(secs, 0);
-  httplib::Headers headers;
-  for (const auto& h : objects::array(get, {"httpHeaders"})) headers.emplace(str(h, {"name"}), str(h, {"value"}));
-  auto res = cli->Get(path.empty() ? "/" : path, headers);
-  if (!res) {
-    return absl::UnavailableError(prefix + "Get \"" + std::string(https ? "https" : "http") + "://" + hostPort + path +
-                                  "\": " + httplib::to_string(res.error()) + ", message: \"\"");
-  }
+  // The same request and client as httpGet probes (User-Agent kube-lifecycle/<version>).
+  auto request = prober::requestForHttpGetAction(get, t.container, t.podIp, "lifecycle");
+  if (!request.ok()) return absl::InvalidArgumentError(prefix + std::string(request.status().message()) + ", message: \"\"");
+  auto res = prober::httpGet(*request, timeout.count() > 0 ? timeout : std::chrono::seconds(10));
+  if (!res.ok()) return absl::Status(res.status().code(), prefix + std::string(res.status().message()) + ", message: \"\"");
   if (res->status < 200 || res->status >= 400) {
     return absl::FailedPreconditionError(prefix + "HTTP lifecycle hook returned status " + std::to_string(res->status) +
                                          ", message: \"" + res->body.substr(0, 1024) + "\"");

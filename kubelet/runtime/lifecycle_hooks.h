@@ -1,7 +1,8 @@
 // Container lifecycle hooks (postStart, preStop) as the upstream kubelet runs them
 // (pkg/kubelet/lifecycle/handlers.go): exec through CRI ExecSync, httpGet against the pod
-// (host defaulting to the pod IP, named ports resolved from the container's ports, 2xx/3xx
-// is success), and sleep.
+// with the request and client httpGet probes use (kubelet/prober/http_get.h: host defaulting
+// to the pod IP, named ports, User-Agent kube-lifecycle/<version>, same-host redirects;
+// 2xx/3xx is success), and sleep.
 #pragma once
 
 #include <chrono>

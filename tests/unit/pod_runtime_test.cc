@@ -1146,5 +1146,33 @@ TEST_F(PodRuntimeTest, PreStopHookRunsBeforeTheStopWithinTheGrace) {
   EXPECT_EQ(fake().callCount("ExecSync"), 0);
 }
 
+TEST_F(PodRuntimeTest, HttpGetHookUsesTheSharedProbeClient) {
+  fake().addImage("busybox:1.36");
+  httplib::Server hookServer;
+  std::mutex mu;
+  std::string userAgent, custom;
+  hookServer.Get("/started", [&](const httplib::Request& req, httplib::Response& res) {
+    std::lock_guard<std::mutex> l(mu);
+    userAgent = req.get_header_value("User-Agent");
+    custom = req.get_header_value("X-Hook");
+    res.set_content("ok", "text/plain");
+  });
+  int port = hookServer.bind_to_any_port("127.0.0.1");
+  std::thread t([&] { hookServer.listen_after_bind(); });
+  while (!hookServer.is_running()) std::this_thread::sleep_for(5ms);
+  json pod = makePod("Always");
+  pod["spec"]["containers"][0]["ports"] = {{{"name", "hook"}, {"containerPort", port}}};
+  pod["spec"]["containers"][0]["lifecycle"] = {
+      {"postStart",
+       {{"httpGet",
+         {{"host", "127.0.0.1"}, {"path", "/started"}, {"port", "hook"}, {"httpHeaders", {{{"name", "x-hook"}, {"value", "1"}}}}}}}}};
+  runPod(pod);
+  hookServer.stop();
+  t.join();
+  std::lock_guard<std::mutex> l(mu);
+  EXPECT_EQ(userAgent.rfind("kube-lifecycle/", 0), 0u) << userAgent;
+  EXPECT_EQ(custom, "1");
+}
+
 }  // namespace
 }  // namespace cubelet::runtime
