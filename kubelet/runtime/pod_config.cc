@@ -317,4 +317,22 @@ absl::StatusOr<uint64_t> containerHash(const nlohmann::json& container) {
   return hashOf(fields[0], fields[1]);
 }
 
+std::vector<std::string> expandProbeCommand(const nlohmann::json& command, const nlohmann::json& container) {
+  std::unordered_map<std::string, std::string> values;
+  for (const auto& e : objects::array(container, {"env"})) {
+    values[objects::str(e, {"name"})] = objects::str(e, {"value"});
+  }
+  std::vector<std::string> out;
+  if (!command.is_array()) return out;
+  for (const auto& part : command) {
+    if (!part.is_string()) continue;
+    out.push_back(podenv::expand(part.get<std::string>(), [&](std::string_view name) -> std::optional<std::string> {
+      auto it = values.find(std::string(name));
+      if (it == values.end()) return std::nullopt;
+      return it->second;
+    }));
+  }
+  return out;
+}
+
 }  // namespace cubelet::runtime

@@ -262,6 +262,12 @@ absl::StatusOr<uint64_t> containerHash(const nlohmann::json& container);
 // The hash as the annotation holds it: lowercase hex, unpadded.
 std::string formatContainerHash(uint64_t hash);
 
+// The command of an exec probe with $(VAR) references expanded from the container's `env`
+// entries alone, each by its `value` (an entry with valueFrom counts as empty; the last of
+// a repeated name wins), as upstream's ExpandContainerCommandOnlyStatic: probes do not see
+// values from the downward API, ConfigMaps or Secrets. Non-string entries are skipped.
+std::vector<std::string> expandProbeCommand(const nlohmann::json& command, const nlohmann::json& container);
+
 // ----------------------------------------------------------------------------------------
 // Pod-level resources: admission and the pod cgroup.
 

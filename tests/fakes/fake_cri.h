@@ -272,7 +272,9 @@ class FakeRuntimeService final : public v1::RuntimeService::Service {
     std::lock_guard<std::mutex> lock(mu_);
     stopExitCode_ = code;
   }
-  // Answers ExecSync; the default echoes the command line to stdout with exit code 0.
+  // Answers ExecSync; the default echoes the command line to stdout with exit code 0. A
+  // handler that takes longer than the request's timeout makes the call fail with
+  // DeadlineExceeded, as containerd does.
   void setExecHandler(ExecHandler h) {
     std::lock_guard<std::mutex> lock(mu_);
     execHandler_ = std::move(h);
@@ -687,7 +689,16 @@ class FakeRuntimeService final : public v1::RuntimeService::Service {
     }
     std::vector<std::string> cmd(req->cmd().begin(), req->cmd().end());
     if (handler) {
+      const auto start = std::chrono::steady_clock::now();
       *resp = handler(snapshot, cmd);
+      // containerd kills a command that outlives the request's timeout and answers
+      // DeadlineExceeded ("timeout 1s exceeded: context deadline exceeded").
+      if (req->timeout() > 0 && std::chrono::steady_clock::now() - start > std::chrono::seconds(req->timeout())) {
+        resp->Clear();
+        return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                            "failed to exec in container: timeout " + std::to_string(req->timeout()) +
+                                "s exceeded: context deadline exceeded");
+      }
     } else {
       resp->set_stdout(fakecri::join(req->cmd()) + "\n");
       resp->set_exit_code(0);

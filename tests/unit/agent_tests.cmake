@@ -17,6 +17,7 @@ set(_agent_tests
   pod_workers_test:kubelet_pod
   admission_test:kubelet_pod
   status_manager_test:kubelet_pod
+  prober_handlers_test:kubelet_prober
 )
 foreach(_entry IN LISTS _agent_tests)
   string(REPLACE ":" ";" _parts "${_entry}")
@@ -31,3 +32,4 @@ target_link_libraries(api_client_test PRIVATE PkgConfig::HTTPLIB)
 target_link_libraries(status_manager_test PRIVATE PkgConfig::HTTPLIB)
 target_link_libraries(events_test PRIVATE PkgConfig::HTTPLIB)
 target_link_libraries(pod_runtime_test PRIVATE PkgConfig::HTTPLIB)
+target_link_libraries(prober_handlers_test PRIVATE PkgConfig::HTTPLIB)
