@@ -18,6 +18,7 @@ set(_agent_tests
   admission_test:kubelet_pod
   status_manager_test:kubelet_pod
   prober_handlers_test:kubelet_prober
+  probe_manager_test:kubelet_prober
 )
 foreach(_entry IN LISTS _agent_tests)
   string(REPLACE ":" ";" _parts "${_entry}")
@@ -33,3 +34,4 @@ target_link_libraries(status_manager_test PRIVATE PkgConfig::HTTPLIB)
 target_link_libraries(events_test PRIVATE PkgConfig::HTTPLIB)
 target_link_libraries(pod_runtime_test PRIVATE PkgConfig::HTTPLIB)
 target_link_libraries(prober_handlers_test PRIVATE PkgConfig::HTTPLIB)
+target_link_libraries(probe_manager_test PRIVATE PkgConfig::HTTPLIB)
