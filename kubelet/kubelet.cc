@@ -27,6 +27,7 @@
 #include "kubelet/pod/pod_manager.h"
 #include "kubelet/pod/pod_workers.h"
 #include "kubelet/pod/status_manager.h"
+#include "kubelet/prober/probe_manager.h"
 #include "kubelet/runtime/pod_runtime.h"
 #include "kubelet/runtime/cri_client.h"
 #include "kubelet/runtime/runtime_health.h"
@@ -181,6 +182,12 @@ class KubeletImpl : public Kubelet {
         return podCgroups_->ensurePod(objects::str(pod, {"metadata", "uid"}), config);
       };
     }
+    prober_ = std::make_unique<prober::Prober>(*cri_);
+    probes_ = std::make_unique<prober::ProbeManager>(
+        *prober_, events_, prober::ProbeManagerOptions{.onChange = [this](const std::string& uid) {
+          dispatcher_->onRuntimeChange(uid);  // a probe result changed: sync the pod
+        }});
+    ro.probes = probes_.get();
     podRuntime_ = std::make_unique<runtime::PodRuntime>(*cri_, events_, std::move(ro));
     status_ = std::make_unique<pod::StatusManager>(*client_);
     lifecycle_ = std::make_unique<pod::PodLifecycle>(pod::LifecycleOptions{nodeName_, kc.maxPods, [this] { return agent_->node(); }, podCgroups_.get()}, *podRuntime_,
@@ -228,6 +235,7 @@ class KubeletImpl : public Kubelet {
 
     // Pods: workers, status writer, the apiserver source, PLEG relist and housekeeping.
     workers_->start();
+    probes_->start();
     std::jthread statusWriter([this](std::stop_token st) { status_->run(st); });
     std::jthread podSource([this](std::stop_token st) { runPodSource(st); });
     std::jthread pleg([this](std::stop_token st) {
@@ -254,7 +262,9 @@ class KubeletImpl : public Kubelet {
     // pull) are cancelled so the pod workers return at once; running pods are left running
     // for the next start to adopt, and a pod that was being stopped is stopped again then.
     for (auto* t : {&runtimeThread, &statusThread, &pleg, &eventedPleg, &housekeeping}) t->request_stop();
+    probes_->requestStop();
     cri_->cancelInFlight();
+    probes_->stop();
     workers_->stop();
     return 0;  // jthreads request stop and join on scope exit
   }
@@ -340,6 +350,8 @@ class KubeletImpl : public Kubelet {
   server::HealthzServer healthz_;
   std::optional<node::MachineInfo> machine_;  // status thread only
   pod::PodManager pods_;
+  std::unique_ptr<prober::Prober> prober_;
+  std::unique_ptr<prober::ProbeManager> probes_;
   std::unique_ptr<runtime::PodRuntime> podRuntime_;
   std::unique_ptr<pod::StatusManager> status_;
   std::unique_ptr<pod::PodLifecycle> lifecycle_;

@@ -69,6 +69,7 @@ SyncResult PodLifecycle::syncPod(const json& pod) {
   if (!after.ok()) return {after.status(), std::nullopt};
   auto now = std::chrono::system_clock::now();
   json status = rt_.buildStatus(pod, *after, outcome, previous, now);
+  rt_.trackProbes(pod, *after);  // probes follow the containers that run now
   std::optional<std::chrono::milliseconds> requeue = outcome.retryAfter;
   // activeDeadlineSeconds counts from the pod's start on this node.
   if (int64_t deadline = objects::integer(pod, {"spec", "activeDeadlineSeconds"}, 0); deadline > 0) {

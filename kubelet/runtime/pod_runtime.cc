@@ -12,6 +12,7 @@
 #include "kubelet/objects/json_access.h"
 #include "kubelet/objects/timefmt.h"
 #include "kubelet/runtime/lifecycle_hooks.h"
+#include "kubelet/runtime/pod_gojson.h"
 #include "kubelet/runtime/pull_secrets.h"
 #include "kubelet/runtime/termination_message.h"
 
@@ -721,15 +722,39 @@ SyncOutcome PodRuntime::sync(const json& pod, const PodRuntimeState& state) {
     if (r) {
       bool inSandbox = r->sandboxId == current->id;
       if (r->state == v1::CONTAINER_RUNNING && inSandbox) {
-        // A changed definition (the image, for a pod) replaces the container.
+        // A changed definition (the image, for a pod) replaces the container; else a failed
+        // liveness or startup probe kills it (upstream computePodActions, in that order).
         auto hash = containerHash(c);
-        if (!hash.ok() || r->hash.empty() || r->hash == formatContainerHash(*hash)) continue;
+        const bool redefined = hash.ok() && !r->hash.empty() && r->hash != formatContainerHash(*hash);
+        const std::optional<ProbeKill> probed =
+            redefined ? std::nullopt : probeKill(pod, c, *r, policy != "Never");
+        if (!redefined && !probed) continue;
         out.changed = true;
-        auto st = killContainer(pod, *r, objects::integer(pod, {"spec", "terminationGracePeriodSeconds"}, 30),
-                                "Container " + name + " definition changed, will be restarted");
+        auto st = redefined ? killContainer(pod, *r, objects::integer(pod, {"spec", "terminationGracePeriodSeconds"}, 30),
+                                            "Container " + name + " definition changed, will be restarted")
+                            : killContainer(pod, *r, probed->grace, probed->message);
         if (!st.ok() && !isNotFound(st)) {
           if (out.error.ok()) out.error = st;
           continue;
+        }
+        if (probed) {
+          if (policy == "Never") continue;
+          // Restarted in the same sync, as upstream, unless the crash-loop back-off of an
+          // earlier instance that exited in this sandbox still runs.
+          const ContainerRecord* earlier = nullptr;
+          for (const auto& other : state.containers) {
+            if (&other != r && other.name == name && other.sandboxId == current->id &&
+                other.state == v1::CONTAINER_EXITED) {
+              earlier = &other;
+              break;
+            }
+          }
+          if (earlier) {
+            if (auto remaining = crashLoopRemaining(pod, name, *earlier, &out)) {
+              if (!out.retryAfter || *remaining < *out.retryAfter) out.retryAfter = *remaining;
+              continue;
+            }
+          }
         }
         restartCount = r->restartCount + 1;
       } else if (r->state == v1::CONTAINER_CREATED && inSandbox) {
@@ -768,8 +793,54 @@ SyncOutcome PodRuntime::sync(const json& pod, const PodRuntimeState& state) {
   return out;
 }
 
+std::optional<PodRuntime::ProbeKill> PodRuntime::probeKill(const json& pod, const json& container,
+                                                           const ContainerRecord& c, bool restart) const {
+  if (!opts_.probes) return std::nullopt;
+  auto failure = opts_.probes->failed(c.id);
+  if (!failure) return std::nullopt;
+  const bool liveness = failure->probe == ProbeKind::kLiveness;
+  ProbeKill k;
+  k.message = "Container " + str(container, {"name"}) + (liveness ? " failed liveness probe" : " failed startup probe");
+  if (restart) k.message += ", will be restarted";
+  // setTerminationGracePeriod: a deletion's grace first, then the probe's own, then the pod's.
+  if (int64_t deletion = objects::integer(pod, {"metadata", "deletionGracePeriodSeconds"}, -1); deletion >= 0) {
+    k.grace = deletion;
+  } else if (failure->terminationGracePeriodSeconds) {
+    k.grace = *failure->terminationGracePeriodSeconds;
+  } else {
+    k.grace = objects::integer(pod, {"spec", "terminationGracePeriodSeconds"}, 30);
+  }
+  return k;
+}
+
+void PodRuntime::trackProbes(const json& pod, const PodRuntimeState& state) {
+  if (!opts_.probes) return;
+  std::vector<RunningContainer> running;
+  std::string podIp;
+  const SandboxRecord* sandbox = state.sandboxes.empty() ? nullptr : &state.sandboxes.front();
+  if (sandbox && sandbox->ready) {
+    const json* hostNetwork = objects::find(pod, {"spec", "hostNetwork"});
+    if (hostNetwork && hostNetwork->is_boolean() && hostNetwork->get<bool>()) {
+      if (!opts_.node.nodeIps.empty()) podIp = opts_.node.nodeIps.front();
+    } else if (!sandbox->ips.empty()) {
+      podIp = sandbox->ips.front();
+    }
+    std::set<std::string> seen;
+    for (const auto& c : state.containers) {  // newest first: the current instance of each
+      if (!seen.insert(c.name).second) continue;
+      if (c.state == v1::CONTAINER_RUNNING && c.sandboxId == sandbox->id) {
+        running.push_back({c.name, c.id, c.startedAt});
+      }
+    }
+  }
+  opts_.probes->setRunning(pod, podIp, running);
+}
+
 absl::Status PodRuntime::kill(const json& pod, int64_t gracePeriodSeconds) {
   const std::string uid = str(pod, {"metadata", "uid"});
+  // A pod being stopped is not probed any more (upstream stops liveness and startup probes
+  // at once; readiness no longer matters once it stops).
+  if (opts_.probes) opts_.probes->removePod(uid);
   ASSIGN_OR_RETURN(auto state, this->state(uid));
   const std::string podIp =
       !state.sandboxes.empty() && !state.sandboxes.front().ips.empty() ? state.sandboxes.front().ips.front() : "";
@@ -899,8 +970,20 @@ json PodRuntime::buildStatus(const json& pod, const PodRuntimeState& state, cons
       }
       if (r->state == v1::CONTAINER_RUNNING) {
         s["state"] = {{"running", {{"startedAt", objects::formatTimeNanos(r->startedAt ? r->startedAt : nowNanos())}}}};
-        s["ready"] = !init;  // an init container is ready once it completed
-        s["started"] = true;
+        // Started once the startup probe succeeded (at once without one); ready when started
+        // and the readiness probe succeeded (at once without one). An init container is
+        // ready once it completed.
+        bool started = true, ready = !init;
+        if (opts_.probes && !init) {
+          if (const json* p = objects::find(c, {"startupProbe"}); p && p->is_object()) {
+            started = opts_.probes->started(r->id).value_or(false);
+          }
+          if (const json* p = objects::find(c, {"readinessProbe"}); p && p->is_object()) {
+            ready = opts_.probes->ready(r->id).value_or(false);
+          }
+        }
+        s["ready"] = ready && started;
+        s["started"] = started;
       } else if (r->state == v1::CONTAINER_EXITED && waitingIt != outcome.waiting.end()) {
         s["state"] = {{"waiting", {{"reason", waitingIt->second.reason}, {"message", waitingIt->second.message}}}};
         s["lastState"] = {{"terminated", terminatedState(*r)}};
@@ -965,7 +1048,34 @@ json PodRuntime::buildStatus(const json& pod, const PodRuntimeState& state, cons
   }
   conds.push_back(initialized ? condition("Initialized", true, terminal ? "PodCompleted" : "", "", previous, ts)
                               : condition("Initialized", false, "ContainersNotInitialized", incompleteMsg, previous, ts));
-  conds.push_back(condition("Ready", ready, readyReason, ready || terminal ? "" : notReadyMsg, previous, ts));
+  // Readiness gates: with its containers ready, the pod is Ready only when every gate's
+  // condition (set by someone else, read from the pod as the apiserver has it) is True.
+  std::string gatesMsg;
+  if (ready) {
+    for (const auto& gate : objects::array(pod, {"spec", "readinessGates"})) {
+      const std::string type = str(gate, {"conditionType"});
+      const json* found = nullptr;
+      for (const auto& c : objects::array(pod, {"status", "conditions"})) {
+        if (str(c, {"type"}) == type) {
+          found = &c;
+          break;
+        }
+      }
+      std::string unready;
+      if (!found) {
+        unready = "corresponding condition of pod readiness gate " + gojson::quote(type) + " does not exist.";
+      } else if (str(*found, {"status"}) != "True") {
+        unready = "the status of pod readiness gate " + gojson::quote(type) + " is not \"True\", but " +
+                  str(*found, {"status"});
+      }
+      if (!unready.empty()) gatesMsg += (gatesMsg.empty() ? "" : ", ") + unready;
+    }
+  }
+  if (!gatesMsg.empty()) {
+    conds.push_back(condition("Ready", false, "ReadinessGatesNotReady", gatesMsg, previous, ts));
+  } else {
+    conds.push_back(condition("Ready", ready, readyReason, ready || terminal ? "" : notReadyMsg, previous, ts));
+  }
   conds.push_back(condition("ContainersReady", ready, readyReason, ready || terminal ? "" : notReadyMsg, previous, ts));
   // The pod is on this node, so it was scheduled (pods bound by nodeName lack the condition).
   conds.push_back(condition("PodScheduled", true, "", "", previous, ts));

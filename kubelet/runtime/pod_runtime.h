@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "kubelet/api/events.h"
+#include "kubelet/runtime/container_probes.h"
 #include "kubelet/runtime/cri_client.h"
 #include "kubelet/runtime/pod_config.h"
 #include "kubelet/runtime/pull_secrets.h"
@@ -97,6 +98,11 @@ struct PodRuntimeOptions {
   // Reads a Secret (namespace, name) from the apiserver, for imagePullSecrets; unset: pulls
   // go without credentials.
   std::function<absl::StatusOr<json>(const std::string& ns, const std::string& name)> getSecret;
+  // Container probes (the ProbeManager); unset: probes are ignored, every running
+  // container is started and ready. With it: containerStatuses[].started/ready follow the
+  // startup and readiness probes, a failed liveness/startup probe kills the container (then
+  // the restart policy applies), and sync/kill keep the prober's workers in step.
+  ContainerProbes* probes = nullptr;
   std::chrono::seconds backoffInitial{10};
   std::chrono::seconds backoffMax{300};
 };
@@ -118,7 +124,11 @@ class PodRuntime {
   absl::Status watchEvents(std::stop_token stop, const std::function<void(const std::string& uid)>& changed);
 
   SyncOutcome sync(const json& pod, const PodRuntimeState& state);
-  // Stops the pod's containers (grace period) and its sandboxes. OK when all are stopped.
+  // Tells the prober which of the pod's containers run now (after a sync, with the state read
+  // after it), so their probes start or stop. No-op without a prober.
+  void trackProbes(const json& pod, const PodRuntimeState& state);
+  // Stops the pod's probes, then its containers (grace period) and its sandboxes. OK when all
+  // are stopped.
   absl::Status kill(const json& pod, int64_t gracePeriodSeconds);
   // Removes a stopped pod's containers and sandboxes (after it left the apiserver).
   absl::Status remove(const std::string& uid);
@@ -160,6 +170,14 @@ class PodRuntime {
                               std::optional<std::chrono::milliseconds>* retry, bool* created);
   absl::Status killContainer(const json& pod, const ContainerRecord& c, int64_t grace, const std::string& why,
                              const std::string& podIp = "");
+  // For a running container the prober failed (liveness or startup): the Killing message and
+  // the grace period upstream uses; nullopt when no probe failed.
+  struct ProbeKill {
+    std::string message;
+    int64_t grace = 30;
+  };
+  std::optional<ProbeKill> probeKill(const json& pod, const json& container, const ContainerRecord& c,
+                                     bool restart) const;
   api::ObjectRef podRef(const json& pod, const std::string& container = "") const;
 
   CriClient& cri_;

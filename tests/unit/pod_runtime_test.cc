@@ -97,6 +97,7 @@ class PodRuntimeTest : public ::testing::Test {
     o.node.memoryCapacity = int64_t{8} << 30;
     o.backoffInitial = backoffInitial;
     o.backoffMax = backoffMax;
+    o.probes = probes_;
     runtime_ = std::make_unique<PodRuntime>(*cri_, *recorder_, std::move(o));
   }
 
@@ -142,6 +143,7 @@ class PodRuntimeTest : public ::testing::Test {
   std::unique_ptr<api::EventRecorder> recorder_;
   std::jthread recorderThread_;
   std::unique_ptr<PodRuntime> runtime_;
+  ContainerProbes* probes_ = nullptr;  // set before makeRuntime() to give it a prober
 };
 
 // ------------------------------------------------------------------ a new pod
@@ -1144,6 +1146,238 @@ TEST_F(PodRuntimeTest, PreStopHookRunsBeforeTheStopWithinTheGrace) {
   fake().clearCalls();
   ASSERT_TRUE(runtime_->kill(pod, 0).ok());
   EXPECT_EQ(fake().callCount("ExecSync"), 0);
+}
+
+// ------------------------------------------------------------------ probes
+
+// Probe results the test sets by container id, and what PodRuntime told the prober.
+class FakeProbes : public ContainerProbes {
+ public:
+  std::optional<bool> ready(const std::string& id) const override {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = readiness.find(id);
+    return it == readiness.end() ? std::nullopt : std::optional<bool>(it->second);
+  }
+  std::optional<bool> started(const std::string& id) const override {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = startup.find(id);
+    return it == startup.end() ? std::nullopt : std::optional<bool>(it->second);
+  }
+  std::optional<ProbeFailure> failed(const std::string& id) const override {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = failures.find(id);
+    return it == failures.end() ? std::nullopt : std::optional<ProbeFailure>(it->second);
+  }
+  void setRunning(const json& pod, const std::string& podIp, const std::vector<RunningContainer>& running) override {
+    std::lock_guard<std::mutex> l(mu_);
+    lastPodUid = pod["metadata"]["uid"].get<std::string>();
+    lastPodIp = podIp;
+    lastRunning = running;
+  }
+  void removePod(const std::string& uid) override {
+    std::lock_guard<std::mutex> l(mu_);
+    removed.push_back(uid);
+  }
+  std::map<std::string, bool> readiness, startup;
+  std::map<std::string, ProbeFailure> failures;
+  std::string lastPodUid, lastPodIp;
+  std::vector<RunningContainer> lastRunning;
+  std::vector<std::string> removed;
+
+ private:
+  mutable std::mutex mu_;
+};
+
+class PodRuntimeProbeTest : public PodRuntimeTest {
+ protected:
+  void SetUp() override {
+    PodRuntimeTest::SetUp();
+    probes_ = &probes;
+    makeRuntime(60s, 300s);
+    fake().addImage("busybox:1.36");
+  }
+  const json& statusOfApp(const json& status) {
+    for (const auto& cs : status["containerStatuses"])
+      if (cs["name"] == "app") return cs;
+    static const json kNone;
+    ADD_FAILURE() << "no status for app";
+    return kNone;
+  }
+  FakeProbes probes;
+};
+
+TEST_F(PodRuntimeProbeTest, StartedAndReadyFollowTheProbes) {
+  json pod = makePod("Always");
+  pod["spec"]["containers"][0]["startupProbe"] = {{"exec", {{"command", {"true"}}}}};
+  pod["spec"]["containers"][0]["readinessProbe"] = {{"exec", {{"command", {"true"}}}}};
+  std::string id = runPod(pod);
+
+  json status = statusOf(pod);
+  EXPECT_EQ(statusOfApp(status)["started"], false) << "no startup result yet";
+  EXPECT_EQ(statusOfApp(status)["ready"], false);
+  EXPECT_EQ((*conditionOf(status, "ContainersReady"))["status"], "False");
+  EXPECT_EQ((*conditionOf(status, "ContainersReady"))["message"], "containers with unready status: [app]");
+  EXPECT_EQ((*conditionOf(status, "Ready"))["reason"], "ContainersNotReady");
+  EXPECT_EQ(status["phase"], "Running");
+
+  probes.readiness[id] = true;
+  status = statusOf(pod);
+  EXPECT_EQ(statusOfApp(status)["ready"], false) << "not ready before it started";
+
+  probes.startup[id] = true;
+  probes.readiness[id] = false;
+  status = statusOf(pod);
+  EXPECT_EQ(statusOfApp(status)["started"], true);
+  EXPECT_EQ(statusOfApp(status)["ready"], false);
+
+  probes.readiness[id] = true;
+  status = statusOf(pod);
+  EXPECT_EQ(statusOfApp(status)["ready"], true);
+  EXPECT_EQ((*conditionOf(status, "Ready"))["status"], "True");
+  EXPECT_EQ((*conditionOf(status, "ContainersReady"))["status"], "True");
+}
+
+TEST_F(PodRuntimeProbeTest, ContainersWithoutProbesAreReadyAtOnce) {
+  json pod = makePod("Always");
+  pod["spec"]["containers"][0]["livenessProbe"] = {{"exec", {{"command", {"true"}}}}};
+  runPod(pod);
+  json status = statusOf(pod);
+  EXPECT_EQ(statusOfApp(status)["started"], true);
+  EXPECT_EQ(statusOfApp(status)["ready"], true) << "a liveness probe does not hold readiness";
+}
+
+TEST_F(PodRuntimeProbeTest, ReadinessGatesHoldReadyWithUpstreamMessages) {
+  json pod = makePod("Always");
+  pod["spec"]["readinessGates"] = {{{"conditionType", "example.com/gate-a"}}, {{"conditionType", "example.com/gate-b"}}};
+  runPod(pod);
+
+  json status = statusOf(pod);
+  EXPECT_EQ((*conditionOf(status, "ContainersReady"))["status"], "True");
+  const json* ready = conditionOf(status, "Ready");
+  EXPECT_EQ((*ready)["status"], "False");
+  EXPECT_EQ((*ready)["reason"], "ReadinessGatesNotReady");
+  EXPECT_EQ((*ready)["message"],
+            "corresponding condition of pod readiness gate \"example.com/gate-a\" does not exist., "
+            "corresponding condition of pod readiness gate \"example.com/gate-b\" does not exist.");
+
+  // Someone else set the conditions (they come back with the pod from the apiserver).
+  pod["status"]["conditions"] = {{{"type", "example.com/gate-a"}, {"status", "True"}},
+                                 {{"type", "example.com/gate-b"}, {"status", "False"}}};
+  status = statusOf(pod);
+  ready = conditionOf(status, "Ready");
+  EXPECT_EQ((*ready)["status"], "False");
+  EXPECT_EQ((*ready)["message"], "the status of pod readiness gate \"example.com/gate-b\" is not \"True\", but False");
+  EXPECT_EQ(conditionOf(status, "example.com/gate-a"), nullptr) << "the kubelet never writes gate conditions";
+
+  pod["status"]["conditions"][1]["status"] = "True";
+  status = statusOf(pod);
+  EXPECT_EQ((*conditionOf(status, "Ready"))["status"], "True");
+  EXPECT_FALSE(conditionOf(status, "Ready")->contains("reason"));
+
+  // Unready containers come first: Ready then says so, whatever the gates.
+  pod["spec"]["containers"][0]["readinessProbe"] = {{"exec", {{"command", {"true"}}}}};
+  status = statusOf(pod);
+  EXPECT_EQ((*conditionOf(status, "Ready"))["reason"], "ContainersNotReady");
+}
+
+TEST_F(PodRuntimeProbeTest, LivenessFailureKillsAndRestartsTheContainer) {
+  json pod = makePod("Always");
+  pod["spec"]["terminationGracePeriodSeconds"] = 7;
+  pod["spec"]["containers"][0]["livenessProbe"] = {{"exec", {{"command", {"true"}}}}};
+  std::string first = runPod(pod);
+  probes.failures[first] = ProbeFailure{ProbeKind::kLiveness, std::nullopt};
+  fake().clearCalls();
+
+  auto out = syncPod(pod);
+  EXPECT_TRUE(out.error.ok()) << out.error;
+  EXPECT_TRUE(out.changed);
+  auto stop = fake().lastRequest<v1::StopContainerRequest>("StopContainer");
+  ASSERT_TRUE(stop);
+  EXPECT_EQ(stop->container_id(), first);
+  EXPECT_EQ(stop->timeout(), 7) << "the pod's grace period";
+  EXPECT_TRUE(hasEvent("Killing", "Container app failed liveness probe, will be restarted"));
+
+  auto state = stateOf();
+  ASSERT_EQ(state.containers.size(), 2u);
+  EXPECT_EQ(state.containers[0].state, v1::CONTAINER_RUNNING);
+  EXPECT_NE(state.containers[0].id, first);
+  EXPECT_EQ(state.containers[0].restartCount, 1);
+  EXPECT_EQ(state.containers[1].state, v1::CONTAINER_EXITED);
+  json status = statusOf(pod);
+  EXPECT_EQ(statusOfApp(status)["restartCount"], 1);
+  EXPECT_TRUE(statusOfApp(status)["state"].contains("running"));
+  EXPECT_TRUE(statusOfApp(status)["lastState"].contains("terminated"));
+
+  // The prober learns of the new instance after the sync.
+  runtime_->trackProbes(pod, state);
+  ASSERT_EQ(probes.lastRunning.size(), 1u);
+  EXPECT_EQ(probes.lastRunning[0].name, "app");
+  EXPECT_EQ(probes.lastRunning[0].id, state.containers[0].id);
+  EXPECT_GT(probes.lastRunning[0].startedAt, 0);
+  EXPECT_EQ(probes.lastPodIp, state.sandboxes[0].ips[0]);
+  EXPECT_EQ(probes.lastPodUid, kUid);
+}
+
+TEST_F(PodRuntimeProbeTest, StartupFailureUsesTheProbesGracePeriod) {
+  json pod = makePod("OnFailure");
+  pod["spec"]["containers"][0]["startupProbe"] = {{"exec", {{"command", {"true"}}}},
+                                                  {"terminationGracePeriodSeconds", 3}};
+  std::string first = runPod(pod);
+  probes.failures[first] = ProbeFailure{ProbeKind::kStartup, 3};
+  fake().clearCalls();
+  syncPod(pod);
+  auto stop = fake().lastRequest<v1::StopContainerRequest>("StopContainer");
+  ASSERT_TRUE(stop);
+  EXPECT_EQ(stop->timeout(), 3) << "the probe's terminationGracePeriodSeconds";
+  EXPECT_TRUE(hasEvent("Killing", "Container app failed startup probe, will be restarted"));
+  EXPECT_EQ(stateOf().containers[0].restartCount, 1) << "OnFailure restarts a probe kill too";
+}
+
+TEST_F(PodRuntimeProbeTest, NeverPolicyKillsWithoutRestart) {
+  json pod = makePod("Never");
+  pod["spec"]["containers"][0]["livenessProbe"] = {{"exec", {{"command", {"true"}}}}};
+  std::string first = runPod(pod);
+  probes.failures[first] = ProbeFailure{ProbeKind::kLiveness, std::nullopt};
+  syncPod(pod);
+  EXPECT_TRUE(hasEvent("Killing", "Container app failed liveness probe"));
+  for (const auto& e : apiserver_.events()) EXPECT_EQ(e.message.find("will be restarted"), std::string::npos);
+  auto state = stateOf();
+  ASSERT_EQ(state.containers.size(), 1u) << "no new container";
+  EXPECT_EQ(state.containers[0].state, v1::CONTAINER_EXITED);
+}
+
+TEST_F(PodRuntimeProbeTest, RepeatedLivenessKillsBackOff) {
+  json pod = makePod("Always");
+  pod["spec"]["containers"][0]["livenessProbe"] = {{"exec", {{"command", {"true"}}}}};
+  std::string id = runPod(pod);
+  // Two kills restart at once (the first has no earlier instance, the second starts the
+  // back-off); the third falls in the 60 s back-off window.
+  for (int round = 1; round <= 3; ++round) {
+    probes.failures[id] = ProbeFailure{ProbeKind::kLiveness, std::nullopt};
+    auto out = syncPod(pod);
+    auto state = stateOf();
+    if (round < 3) {
+      ASSERT_EQ(state.containers[0].state, v1::CONTAINER_RUNNING) << "round " << round;
+      EXPECT_EQ(state.containers[0].restartCount, round);
+      id = state.containers[0].id;
+    } else {
+      EXPECT_EQ(state.containers[0].state, v1::CONTAINER_EXITED);
+      ASSERT_TRUE(out.waiting.count("app"));
+      EXPECT_EQ(out.waiting.at("app").reason, "CrashLoopBackOff");
+      EXPECT_TRUE(out.retryAfter);
+    }
+  }
+  EXPECT_TRUE(hasEvent("BackOff", "Back-off restarting failed container app"));
+}
+
+TEST_F(PodRuntimeProbeTest, KillStopsThePodsProbes) {
+  json pod = makePod("Always");
+  runPod(pod);
+  ASSERT_TRUE(runtime_->kill(pod, 0).ok());
+  EXPECT_EQ(probes.removed, std::vector<std::string>{kUid});
+  // A stopped pod runs nothing: the prober hears of no running container.
+  runtime_->trackProbes(pod, stateOf());
+  EXPECT_TRUE(probes.lastRunning.empty());
 }
 
 TEST_F(PodRuntimeTest, HttpGetHookUsesTheSharedProbeClient) {
