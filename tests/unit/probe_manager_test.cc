@@ -18,6 +18,7 @@
 #include <set>
 #include <thread>
 
+#include "tests/fakes/fake_container.h"
 #include "tests/fakes/fake_cri.h"
 #include "tests/fakes/fake_events_apiserver.h"
 
@@ -473,19 +474,8 @@ class RealProberTest : public ProbeManagerTest {
     auto cri = runtime::CriClient::connect(server_->endpoint(), 5s);
     ASSERT_TRUE(cri.ok()) << cri.status();
     cri_ = std::move(*cri);
-    server_->service().addImage("busybox:1.36");
-    runtime::v1::PodSandboxConfig sc;
-    sc.mutable_metadata()->set_name("web");
-    sc.mutable_metadata()->set_namespace_("default");
-    sc.mutable_metadata()->set_uid("uid-1");
-    auto sandbox = cri_->runPodSandbox(sc, "");
-    ASSERT_TRUE(sandbox.ok());
-    runtime::v1::ContainerConfig cc;
-    cc.mutable_metadata()->set_name("app");
-    cc.mutable_image()->set_image("busybox:1.36");
-    auto id = cri_->createContainer(*sandbox, cc, sc);
-    ASSERT_TRUE(id.ok());
-    ASSERT_TRUE(cri_->startContainer(*id).ok());
+    auto id = testing::startFakeContainer(*cri_, server_->service(), "uid-1");
+    ASSERT_TRUE(id.ok()) << id.status();
     id_ = *id;
     prober_ = std::make_unique<Prober>(*cri_);
     ProbeManagerOptions o;

@@ -27,6 +27,7 @@
 #include "kubelet/prober/http_get.h"
 #include "kubelet/prober/net.h"
 #include "kubelet/version.h"
+#include "tests/fakes/fake_container.h"
 #include "tests/fakes/fake_cri.h"
 
 namespace cubelet::prober {
@@ -44,17 +45,28 @@ std::string expectedUserAgent(const std::string& purpose) {
   return "kube-" + purpose + "/" + std::to_string(major) + "." + std::to_string(minor);
 }
 
-// A port nothing listens on (bound, then closed).
-int closedPort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
+// A TCP socket bound to an ephemeral port of 127.0.0.1 (listening with `backlog` unless
+// negative), and that port.
+Fd loopbackSocket(int backlog, int* port) {
+  Fd fd(socket(AF_INET, SOCK_STREAM, 0));
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  EXPECT_EQ(bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  if (backlog >= 0) {
+    EXPECT_EQ(listen(fd.get(), backlog), 0);
+  }
   socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
+  getsockname(fd.get(), reinterpret_cast<sockaddr*>(&a), &len);
+  *port = ntohs(a.sin_port);
+  return fd;
+}
+
+// A port nothing listens on (bound, then closed).
+int closedPort() {
+  int port = 0;
+  loopbackSocket(-1, &port);
+  return port;
 }
 
 // A self-signed certificate and key, made at test time.
@@ -341,15 +353,8 @@ TEST_F(HttpProbeTest, HttpsAgainstAPlainServerFails) {
 // ------------------------------------------------------------------ tcpSocket
 
 TEST(TcpProbe, ListenerClosedPortAndTimeout) {
-  int listener = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  ASSERT_EQ(listen(listener, 0), 0);
-  socklen_t len = sizeof a;
-  getsockname(listener, reinterpret_cast<sockaddr*>(&a), &len);
-  const int port = ntohs(a.sin_port);
+  int port = 0;
+  Fd listener = loopbackSocket(0, &port);
 
   json container = {{"ports", {{{"name", "db"}, {"containerPort", port}}}}};
   auto ok = runTcpSocketAction(json{{"port", "db"}}, ProbeTarget{kPod, container, "cid", "127.0.0.1"}, 1s);
@@ -375,22 +380,14 @@ TEST(TcpProbe, ListenerClosedPortAndTimeout) {
   EXPECT_TRUE(absl::IsDeadlineExceeded(timedOut.status())) << timedOut.status();
   EXPECT_EQ(timedOut.status().message(), "dial tcp 127.0.0.1:" + std::to_string(port) + ": i/o timeout");
   EXPECT_GE(std::chrono::steady_clock::now() - start, 250ms);
-  close(listener);
 }
 
 TEST(TcpProbe, HostOverridesThePodIp) {
-  int listener = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  ASSERT_EQ(listen(listener, 4), 0);
-  socklen_t len = sizeof a;
-  getsockname(listener, reinterpret_cast<sockaddr*>(&a), &len);
-  auto r = runTcpSocketAction(json{{"host", "127.0.0.1"}, {"port", ntohs(a.sin_port)}},
+  int port = 0;
+  Fd listener = loopbackSocket(4, &port);
+  auto r = runTcpSocketAction(json{{"host", "127.0.0.1"}, {"port", port}},
                               ProbeTarget{kPod, json::object(), "cid", "10.255.255.254"}, 1s);
   EXPECT_EQ(r.outcome, Outcome::kSuccess) << r.output;
-  close(listener);
 }
 
 // ------------------------------------------------------------------ grpc
@@ -481,19 +478,8 @@ class ExecProbeTest : public ::testing::Test {
     auto cri = runtime::CriClient::connect(server_->endpoint(), 5s);
     ASSERT_TRUE(cri.ok()) << cri.status();
     cri_ = std::move(*cri);
-    fake().addImage("busybox:1.36");
-    runtime::v1::PodSandboxConfig sc;
-    sc.mutable_metadata()->set_name("web");
-    sc.mutable_metadata()->set_namespace_("default");
-    sc.mutable_metadata()->set_uid("uid-1");
-    auto sandbox = cri_->runPodSandbox(sc, "");
-    ASSERT_TRUE(sandbox.ok()) << sandbox.status();
-    runtime::v1::ContainerConfig cc;
-    cc.mutable_metadata()->set_name("app");
-    cc.mutable_image()->set_image("busybox:1.36");
-    auto id = cri_->createContainer(*sandbox, cc, sc);
+    auto id = testing::startFakeContainer(*cri_, fake(), "uid-1");
     ASSERT_TRUE(id.ok()) << id.status();
-    ASSERT_TRUE(cri_->startContainer(*id).ok());
     id_ = *id;
   }
   void TearDown() override {
