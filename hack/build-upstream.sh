@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Builds the pinned upstream Kubernetes components and etcd from the Go module proxy into
-# $CUBELET_CACHE. Idempotent: a component whose binary exists and reports the pinned version
-# is not rebuilt. Nothing here is committed; the wrapper go.mod is generated in the cache
-# (hack/lib/upstream.sh).
+# Builds the pinned upstream Kubernetes components, the e2e suite's agnhost test program and
+# etcd from the Go module proxy into $CUBELET_CACHE. Idempotent: a program whose binary exists
+# and reports the pinned version is not rebuilt. Nothing here is committed; the wrapper go.mod
+# is generated in the cache (hack/lib/upstream.sh).
+#
+# Usage: hack/build-upstream.sh [all|etcd|kube|agnhost]
 set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
 . "$HACK_DIR/lib/upstream.sh"
@@ -45,6 +47,25 @@ build_kube() {
   log "upstream binaries in $UPSTREAM_BIN"
 }
 
+# agnhost from k8s.io/kubernetes/test/images/agnhost as upstream builds it (static, main.Version
+# from the VERSION file next to it); build-images.sh puts it into the agnhost image.
+build_agnhost() {
+  local moddir version out
+  moddir=$(kube_module_dir)
+  version=$(agnhost_source_version "$moddir")
+  out=$("$AGNHOST_BIN" --version 2>/dev/null) || out=
+  [ "$out" = "app version $version" ] && { log "agnhost $version present"; return; }
+  log "building agnhost $version from k8s.io/kubernetes $KUBE_VERSION"
+  mkdir -p "$UPSTREAM_BIN"
+  kube_wrapper_get "$AGNHOST_PKG"
+  (cd "$KUBE_SRC" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.Version=$version" \
+    -o "$AGNHOST_BIN.tmp" "$AGNHOST_PKG")
+  out=$("$AGNHOST_BIN.tmp" --version) || die "the built agnhost does not run"
+  [ "$out" = "app version $version" ] || die "the built agnhost reports '$out', expected 'app version $version'"
+  mv -f "$AGNHOST_BIN.tmp" "$AGNHOST_BIN"
+  log "agnhost $version in $AGNHOST_BIN"
+}
+
 build_etcd() {
   reports_version "$ETCD_BIN/etcd" "${ETCD_VERSION#v}" && { log "etcd $ETCD_VERSION present"; return; }
   log "building etcd $ETCD_VERSION"
@@ -60,6 +81,7 @@ build_etcd() {
 case "${1:-all}" in
   etcd) build_etcd ;;
   kube) build_kube ;;
-  all) build_etcd; build_kube ;;
-  *) die "usage: $0 [all|etcd|kube]" ;;
+  agnhost) build_agnhost ;;
+  all) build_etcd; build_kube; build_agnhost ;;
+  *) die "usage: $0 [all|etcd|kube|agnhost]" ;;
 esac
