@@ -129,21 +129,10 @@ cc=$(gcc --version | head -n1)"
   printf '%s\n' "$stamp" >"$out.stamp"
 }
 
-build_busybox() {
-  local out stamp
-  out=$(layout_dir "$BUSYBOX_NAME" "$BUSYBOX_TAG")
-  [ -x "$BUSYBOX_BIN" ] || die "$BUSYBOX_BIN missing (apt-get install busybox-static)"
-  "$BUSYBOX_BIN" --list >/dev/null 2>&1 || die "$BUSYBOX_BIN --list failed (need busybox-static)"
-  stamp="busybox=$(sha256_of "$BUSYBOX_BIN")
-script=$(sha256_of "$0")"
-  if up_to_date "$out" "$stamp"; then
-    log "$BUSYBOX_NAME:$BUSYBOX_TAG layout up to date"
-    return
-  fi
-  log "building $BUSYBOX_NAME:$BUSYBOX_TAG layout"
-  local work=$IMAGES_DIR/.work-$BUSYBOX_NAME
-  rm -rf "$work"
-  local root=$work/rootfs
+# busybox_rootfs ROOT: fills ROOT with Debian busybox-static's /bin/busybox, every applet linked as
+# /bin/<applet>, /etc/passwd and /etc/group (root, nobody), /root (0700) and /tmp (1777).
+busybox_rootfs() {
+  local root=$1
   mkdir -p "$root/bin" "$root/etc" "$root/tmp" "$root/root"
   cp "$BUSYBOX_BIN" "$root/bin/busybox"
   local applets=() a
@@ -172,7 +161,28 @@ EOF
   chmod 0700 "$root/root"
   chmod 0644 "$root/etc/passwd" "$root/etc/group"
   chmod 1777 "$root/tmp"
-  write_layout "$out" "$root" "$BUSYBOX_TAG" \
+}
+
+check_busybox() {
+  [ -x "$BUSYBOX_BIN" ] || die "$BUSYBOX_BIN missing (apt-get install busybox-static)"
+  "$BUSYBOX_BIN" --list >/dev/null 2>&1 || die "$BUSYBOX_BIN --list failed (need busybox-static)"
+}
+
+build_busybox() {
+  local out stamp
+  out=$(layout_dir "$BUSYBOX_NAME" "$BUSYBOX_TAG")
+  check_busybox
+  stamp="busybox=$(sha256_of "$BUSYBOX_BIN")
+script=$(sha256_of "$0")"
+  if up_to_date "$out" "$stamp"; then
+    log "$BUSYBOX_NAME:$BUSYBOX_TAG layout up to date"
+    return
+  fi
+  log "building $BUSYBOX_NAME:$BUSYBOX_TAG layout"
+  local work=$IMAGES_DIR/.work-$BUSYBOX_NAME
+  rm -rf "$work"
+  busybox_rootfs "$work/rootfs"
+  write_layout "$out" "$work/rootfs" "$BUSYBOX_TAG" \
     "{\"Env\":[\"$IMAGE_PATH_ENV\"],\"Cmd\":[\"sh\"]}"
   rm -rf "$work"
   printf '%s\n' "$stamp" >"$out.stamp"
