@@ -200,7 +200,7 @@ script=$(sha256_of "$0")"
 
 # agnhost_resolve: sets AGNHOST_NAME and AGNHOST_TAG from the pinned k8s.io/kubernetes module
 # (the image the e2e suite's manifest.go names) and checks that $AGNHOST_BIN is the build of it.
-AGNHOST_NAME= AGNHOST_TAG= AGNHOST_MODDIR=
+AGNHOST_NAME='' AGNHOST_TAG='' AGNHOST_MODDIR=''
 agnhost_resolve() {
   need go "Go is needed to find the pinned k8s.io/kubernetes module"
   AGNHOST_MODDIR=$(kube_module_dir)

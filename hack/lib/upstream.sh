@@ -6,7 +6,9 @@
 # The wrapper module: generated here, never in the repo.
 KUBE_SRC=$CUBELET_CACHE/$KUBE_VERSION/src
 # agnhost, the e2e suite's test program, built from the module's test/images/agnhost.
+# shellcheck disable=SC2034 # used by the scripts that source this
 AGNHOST_PKG=k8s.io/kubernetes/test/images/agnhost
+# shellcheck disable=SC2034
 AGNHOST_BIN=$UPSTREAM_BIN/agnhost
 
 # kube_module_dir: prints the directory of k8s.io/kubernetes@$KUBE_VERSION in the Go module
