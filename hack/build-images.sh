@@ -60,6 +60,15 @@ up_to_date() {
     [ "$(cat "$1.stamp")" = "$2" ]
 }
 
+# needs_build DIR STAMP_TEXT REF: says whether the layout of REF must be (re)built, and logs it.
+needs_build() {
+  if up_to_date "$1" "$2"; then
+    log "$3 layout up to date"
+    return 1
+  fi
+  log "building $3 layout"
+}
+
 # add_blob LAYOUT FILE MEDIATYPE: moves FILE into LAYOUT/blobs/sha256/ and prints its descriptor.
 add_blob() {
   local layout=$1 file=$2 mediatype=$3 digest size
@@ -122,11 +131,7 @@ build_pause() {
   stamp="pause.c=$(sha256_of "$src")
 script=$(sha256_of "$0")
 cc=$(gcc --version | head -n1)"
-  if up_to_date "$out" "$stamp"; then
-    log "$PAUSE_NAME:$PAUSE_TAG layout up to date"
-    return
-  fi
-  log "building $PAUSE_NAME:$PAUSE_TAG layout"
+  needs_build "$out" "$stamp" "$PAUSE_NAME:$PAUSE_TAG" || return 0
   local work=$IMAGES_DIR/.work-$PAUSE_NAME
   rm -rf "$work"
   mkdir -p "$work/rootfs"
@@ -184,11 +189,7 @@ build_busybox() {
   check_busybox
   stamp="busybox=$(sha256_of "$BUSYBOX_BIN")
 script=$(sha256_of "$0")"
-  if up_to_date "$out" "$stamp"; then
-    log "$BUSYBOX_NAME:$BUSYBOX_TAG layout up to date"
-    return
-  fi
-  log "building $BUSYBOX_NAME:$BUSYBOX_TAG layout"
+  needs_build "$out" "$stamp" "$BUSYBOX_NAME:$BUSYBOX_TAG" || return 0
   local work=$IMAGES_DIR/.work-$BUSYBOX_NAME
   rm -rf "$work"
   busybox_rootfs "$work/rootfs"
@@ -233,11 +234,7 @@ busybox=$(sha256_of "$BUSYBOX_BIN")
 localhost.crt=$(sha256_of "$porter/localhost.crt")
 localhost.key=$(sha256_of "$porter/localhost.key")
 script=$(sha256_of "$0")"
-  if up_to_date "$out" "$stamp"; then
-    log "$AGNHOST_NAME:$AGNHOST_TAG layout up to date"
-    return
-  fi
-  log "building $AGNHOST_NAME:$AGNHOST_TAG layout"
+  needs_build "$out" "$stamp" "$AGNHOST_NAME:$AGNHOST_TAG" || return 0
   local work=$IMAGES_DIR/.work-agnhost
   rm -rf "$work"
   local root=$work/rootfs

@@ -7,6 +7,22 @@
 #include "kubelet/pod/static_pods.h"
 
 namespace cubelet::pod {
+namespace {
+
+std::optional<json> valueAt(const std::map<std::string, json>& m, const std::string& key) {
+  auto it = m.find(key);
+  if (it == m.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<json> values(const std::map<std::string, json>& m) {
+  std::vector<json> out;
+  out.reserve(m.size());
+  for (const auto& [key, value] : m) out.push_back(value);
+  return out;
+}
+
+}  // namespace
 
 std::vector<std::string> PodManager::replace(const std::vector<json>& pods) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -84,16 +100,12 @@ void PodManager::removeMirror(const json& mirror) {
 
 std::optional<json> PodManager::mirror(const std::string& fullName) const {
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = mirrors_.find(fullName);
-  if (it == mirrors_.end()) return std::nullopt;
-  return it->second;
+  return valueAt(mirrors_, fullName);
 }
 
 std::vector<json> PodManager::mirrors() const {
   std::lock_guard<std::mutex> lock(mu_);
-  std::vector<json> out;
-  for (const auto& [name, m] : mirrors_) out.push_back(m);
-  return out;
+  return values(mirrors_);
 }
 
 std::optional<json> PodManager::staticPod(const std::string& fullName) const {
@@ -107,17 +119,12 @@ std::optional<json> PodManager::staticPod(const std::string& fullName) const {
 
 std::optional<json> PodManager::get(const std::string& uid) const {
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = pods_.find(uid);
-  if (it == pods_.end()) return std::nullopt;
-  return it->second;
+  return valueAt(pods_, uid);
 }
 
 std::vector<json> PodManager::all() const {
   std::lock_guard<std::mutex> lock(mu_);
-  std::vector<json> out;
-  out.reserve(pods_.size());
-  for (const auto& [uid, p] : pods_) out.push_back(p);
-  return out;
+  return values(pods_);
 }
 
 int64_t PodDispatcher::gracePeriod(const json& pod) {
