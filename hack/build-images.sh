@@ -5,20 +5,29 @@
 #   pause:3.10     rootfs: only /pause (static, from hack/images/pause.c); Entrypoint ["/pause"]
 #   busybox:1.36   rootfs: Debian busybox-static's /bin/busybox, every applet linked as
 #                  /bin/<applet>, /etc/passwd, /etc/group, /tmp (1777); Cmd ["sh"]
+#   e2e-test-images/agnhost:2.66.1 (for KUBE_VERSION v1.37.2)
+#                  the e2e suite's agnhost, name and version from the pinned k8s.io/kubernetes
+#                  (test/utils/image/manifest.go, registry.k8s.io/e2e-test-images); rootfs: the busybox one plus /agnhost (static,
+#                  built by hack/build-upstream.sh agnhost), /agnhost-2 -> agnhost, /uploads,
+#                  /localhost.crt, /localhost.key, user-defined-in-image (1000) in
+#                  group-defined-in-image (50000); Entrypoint ["/agnhost"], Cmd ["pause"]
 #
 # Usage: hack/build-images.sh [--no-push]
 #   --no-push   only build the layouts; no registry needed.
 #
 # Idempotent: a layout is rebuilt only when its inputs change (stamp file next to it: sha256 of
-# pause.c or the busybox binary, of this script and of the compiler), and an image is pushed only
-# when the registry does not already hold the same manifest digest. The layouts are byte-for-byte
-# reproducible (fixed mtimes, numeric owner 0, sorted entries, gzip -n).
+# pause.c, the busybox binary or the agnhost binary and files, of this script and of the
+# compiler), and an image is pushed only when the registry does not already hold the same
+# manifest digest. The layouts are byte-for-byte reproducible (fixed mtimes, numeric owner 0,
+# sorted entries, gzip -n).
 #
 # The registry must already be reachable from the network namespace this runs in; start one with
-# registry_start from hack/lib/registry.sh.
+# registry_start from hack/lib/registry.sh. No network otherwise: the agnhost binary must already
+# be built (hack/install-deps.sh does it) and k8s.io/kubernetes be in the Go module cache.
 set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
 . "$HACK_DIR/lib/registry.sh"
+. "$HACK_DIR/lib/upstream.sh"
 
 REGISTRY=${REGISTRY:-localhost:5000}
 IMAGES_DIR=$CUBELET_CACHE/images
@@ -41,13 +50,23 @@ need() { command -v "$1" >/dev/null || die "$1 not found${2:+ ($2)}"; }
 
 sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
 
-# Directory layout of one image: $IMAGES_DIR/NAME-TAG (OCI layout), NAME-TAG.stamp (inputs).
-layout_dir() { echo "$IMAGES_DIR/$1-$2"; }
+# Directory layout of one image: $IMAGES_DIR/NAME-TAG (OCI layout), NAME-TAG.stamp (inputs); a
+# "/" in NAME becomes "_" (e2e-test-images/agnhost:2.66.1 -> e2e-test-images_agnhost-2.66.1).
+layout_dir() { echo "$IMAGES_DIR/${1//\//_}-$2"; }
 
 # up_to_date DIR STAMP_TEXT: the layout exists, is complete and was built from these inputs.
 up_to_date() {
   [ -f "$1/index.json" ] && [ -f "$1/oci-layout" ] && [ -f "$1.stamp" ] &&
     [ "$(cat "$1.stamp")" = "$2" ]
+}
+
+# needs_build DIR STAMP_TEXT REF: says whether the layout of REF must be (re)built, and logs it.
+needs_build() {
+  if up_to_date "$1" "$2"; then
+    log "$3 layout up to date"
+    return 1
+  fi
+  log "building $3 layout"
 }
 
 # add_blob LAYOUT FILE MEDIATYPE: moves FILE into LAYOUT/blobs/sha256/ and prints its descriptor.
@@ -112,11 +131,7 @@ build_pause() {
   stamp="pause.c=$(sha256_of "$src")
 script=$(sha256_of "$0")
 cc=$(gcc --version | head -n1)"
-  if up_to_date "$out" "$stamp"; then
-    log "$PAUSE_NAME:$PAUSE_TAG layout up to date"
-    return
-  fi
-  log "building $PAUSE_NAME:$PAUSE_TAG layout"
+  needs_build "$out" "$stamp" "$PAUSE_NAME:$PAUSE_TAG" || return 0
   local work=$IMAGES_DIR/.work-$PAUSE_NAME
   rm -rf "$work"
   mkdir -p "$work/rootfs"
@@ -129,21 +144,10 @@ cc=$(gcc --version | head -n1)"
   printf '%s\n' "$stamp" >"$out.stamp"
 }
 
-build_busybox() {
-  local out stamp
-  out=$(layout_dir "$BUSYBOX_NAME" "$BUSYBOX_TAG")
-  [ -x "$BUSYBOX_BIN" ] || die "$BUSYBOX_BIN missing (apt-get install busybox-static)"
-  "$BUSYBOX_BIN" --list >/dev/null 2>&1 || die "$BUSYBOX_BIN --list failed (need busybox-static)"
-  stamp="busybox=$(sha256_of "$BUSYBOX_BIN")
-script=$(sha256_of "$0")"
-  if up_to_date "$out" "$stamp"; then
-    log "$BUSYBOX_NAME:$BUSYBOX_TAG layout up to date"
-    return
-  fi
-  log "building $BUSYBOX_NAME:$BUSYBOX_TAG layout"
-  local work=$IMAGES_DIR/.work-$BUSYBOX_NAME
-  rm -rf "$work"
-  local root=$work/rootfs
+# busybox_rootfs ROOT: fills ROOT with Debian busybox-static's /bin/busybox, every applet linked as
+# /bin/<applet>, /etc/passwd and /etc/group (root, nobody), /root (0700) and /tmp (1777).
+busybox_rootfs() {
+  local root=$1
   mkdir -p "$root/bin" "$root/etc" "$root/tmp" "$root/root"
   cp "$BUSYBOX_BIN" "$root/bin/busybox"
   local applets=() a
@@ -172,8 +176,86 @@ EOF
   chmod 0700 "$root/root"
   chmod 0644 "$root/etc/passwd" "$root/etc/group"
   chmod 1777 "$root/tmp"
-  write_layout "$out" "$root" "$BUSYBOX_TAG" \
+}
+
+check_busybox() {
+  [ -x "$BUSYBOX_BIN" ] || die "$BUSYBOX_BIN missing (apt-get install busybox-static)"
+  "$BUSYBOX_BIN" --list >/dev/null 2>&1 || die "$BUSYBOX_BIN --list failed (need busybox-static)"
+}
+
+build_busybox() {
+  local out stamp
+  out=$(layout_dir "$BUSYBOX_NAME" "$BUSYBOX_TAG")
+  check_busybox
+  stamp="busybox=$(sha256_of "$BUSYBOX_BIN")
+script=$(sha256_of "$0")"
+  needs_build "$out" "$stamp" "$BUSYBOX_NAME:$BUSYBOX_TAG" || return 0
+  local work=$IMAGES_DIR/.work-$BUSYBOX_NAME
+  rm -rf "$work"
+  busybox_rootfs "$work/rootfs"
+  write_layout "$out" "$work/rootfs" "$BUSYBOX_TAG" \
     "{\"Env\":[\"$IMAGE_PATH_ENV\"],\"Cmd\":[\"sh\"]}"
+  rm -rf "$work"
+  printf '%s\n' "$stamp" >"$out.stamp"
+}
+
+# agnhost_resolve: sets AGNHOST_NAME and AGNHOST_TAG from the pinned k8s.io/kubernetes module
+# (the image the e2e suite's manifest.go names) and checks that $AGNHOST_BIN is the build of it.
+AGNHOST_NAME='' AGNHOST_TAG='' AGNHOST_MODDIR=''
+agnhost_resolve() {
+  need go "Go is needed to find the pinned k8s.io/kubernetes module"
+  AGNHOST_MODDIR=$(kube_module_dir)
+  local image source_version out
+  image=$(agnhost_e2e_image "$AGNHOST_MODDIR")
+  AGNHOST_NAME=${image% *} AGNHOST_TAG=${image#* }
+  source_version=$(agnhost_source_version "$AGNHOST_MODDIR")
+  # Upstream bumps test/images/agnhost/VERSION before the e2e manifest; the tag is what the
+  # suite pulls, the binary is what the pinned sources build.
+  [ "$source_version" = "$AGNHOST_TAG" ] ||
+    log "note: agnhost sources are $source_version, the e2e manifest wants $AGNHOST_TAG; tagging $AGNHOST_TAG"
+  out=$("$AGNHOST_BIN" --version 2>/dev/null) || out=
+  [ "$out" = "app version $source_version" ] ||
+    die "$AGNHOST_BIN is missing or not agnhost $source_version; run hack/build-upstream.sh agnhost (needs the Go module proxy)"
+}
+
+# The agnhost image laid out as upstream's test/images/agnhost/Dockerfile does, on our busybox
+# instead of alpine: /agnhost, /agnhost-2 -> agnhost (entrypoint-tester), /uploads (netexec),
+# /localhost.crt and /localhost.key (porter), user-defined-in-image (uid 1000) in
+# group-defined-in-image (gid 50000) (SupplementalGroupsPolicy tests), ENTRYPOINT ["/agnhost"],
+# CMD ["pause"]. Not included: alpine's bash, curl, dig, iperf, socat, iproute2, netcat-openbsd
+# (busybox applets stand in for some; its nc here has no -u, -z or -v), coredns and
+# fakeregistryserver's /var/registry (both need the internet).
+build_agnhost() {
+  local out stamp porter=$AGNHOST_MODDIR/test/images/agnhost/porter
+  out=$(layout_dir "$AGNHOST_NAME" "$AGNHOST_TAG")
+  check_busybox
+  stamp="agnhost=$(sha256_of "$AGNHOST_BIN")
+busybox=$(sha256_of "$BUSYBOX_BIN")
+localhost.crt=$(sha256_of "$porter/localhost.crt")
+localhost.key=$(sha256_of "$porter/localhost.key")
+script=$(sha256_of "$0")"
+  needs_build "$out" "$stamp" "$AGNHOST_NAME:$AGNHOST_TAG" || return 0
+  local work=$IMAGES_DIR/.work-agnhost
+  rm -rf "$work"
+  local root=$work/rootfs
+  busybox_rootfs "$root"
+  # As alpine's `adduser -D user-defined-in-image`, `addgroup -g 50000 group-defined-in-image`,
+  # `addgroup user-defined-in-image group-defined-in-image` (no home directory: layers here are
+  # owned by root only).
+  echo 'user-defined-in-image:x:1000:1000:Linux User,,,:/home/user-defined-in-image:/bin/sh' \
+    >>"$root/etc/passwd"
+  printf '%s\n' 'user-defined-in-image:x:1000:' \
+    'group-defined-in-image:x:50000:user-defined-in-image' >>"$root/etc/group"
+  cp "$AGNHOST_BIN" "$root/agnhost"
+  ln -s agnhost "$root/agnhost-2"
+  mkdir "$root/uploads"
+  cp "$porter/localhost.crt" "$porter/localhost.key" "$root/"
+  chmod 0755 "$root/agnhost" "$root/uploads"
+  chmod 0644 "$root/localhost.crt" "$root/localhost.key"
+  "$root/agnhost" --version >/dev/null || die "agnhost binary does not run"
+  local ports='"80/tcp":{},"8080/tcp":{},"8081/tcp":{},"9376/tcp":{},"5000/tcp":{}'
+  write_layout "$out" "$root" "$AGNHOST_TAG" \
+    "{\"Env\":[\"$IMAGE_PATH_ENV\"],\"Entrypoint\":[\"/agnhost\"],\"Cmd\":[\"pause\"],\"ExposedPorts\":{$ports}}"
   rm -rf "$work"
   printf '%s\n' "$stamp" >"$out.stamp"
 }
@@ -203,8 +285,10 @@ mkdir -p "$IMAGES_DIR"
 need tar
 need gzip
 need sha256sum
+agnhost_resolve
 build_pause
 build_busybox
+build_agnhost
 
 if [ "$push" = 0 ]; then
   log "layouts in $IMAGES_DIR (not pushed: --no-push)"
@@ -219,3 +303,4 @@ POLICY=$IMAGES_DIR/policy.json
 [ -f "$POLICY" ] || printf '{"default":[{"type":"insecureAcceptAnything"}]}\n' >"$POLICY"
 push_image "$PAUSE_NAME" "$PAUSE_TAG"
 push_image "$BUSYBOX_NAME" "$BUSYBOX_TAG"
+push_image "$AGNHOST_NAME" "$AGNHOST_TAG"

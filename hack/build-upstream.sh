@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Builds the pinned upstream Kubernetes components and etcd from the Go module proxy into
-# $CUBELET_CACHE. Idempotent: a component whose binary exists and reports the pinned version
-# is not rebuilt. Nothing here is committed; the wrapper go.mod is generated in the cache.
+# Builds the pinned upstream Kubernetes components, the e2e suite's agnhost test program and
+# etcd from the Go module proxy into $CUBELET_CACHE. Idempotent: a program whose binary exists
+# and reports the pinned version is not rebuilt. Nothing here is committed; the wrapper go.mod
+# is generated in the cache (hack/lib/upstream.sh).
+#
+# Usage: hack/build-upstream.sh [all|etcd|kube|agnhost]
 set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
+. "$HACK_DIR/lib/upstream.sh"
 
 KUBE_CMDS=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kubeadm)
 
@@ -25,26 +29,10 @@ build_kube() {
   done
   [ ${#missing[@]} -eq 0 ] && { log "upstream $KUBE_VERSION binaries present"; return; }
   log "building ${missing[*]} $KUBE_VERSION (first time takes a while)"
-  local src=$CUBELET_CACHE/$KUBE_VERSION/src
-  mkdir -p "$src" "$UPSTREAM_BIN"
-  go mod download -json "k8s.io/kubernetes@$KUBE_VERSION" >"$src/kubernetes.json"
-  local moddir
-  moddir=$(sed -n 's/.*"Dir": "\(.*\)".*/\1/p' "$src/kubernetes.json")
-  # k8s.io/kubernetes points its staging modules at ./staging; point them at their releases.
-  {
-    echo "module cubelet.local/upstream-kube"
-    echo
-    echo "go $GO_MIN_VERSION"
-    echo
-    echo "require k8s.io/kubernetes $KUBE_VERSION"
-    echo
-    echo "replace ("
-    sed -n 's|^\s*\(k8s.io/[a-z0-9-]*\) => ./staging/src/.*|\t\1 => \1 '"$KUBE_STAGING_VERSION"'|p' "$moddir/go.mod"
-    echo ")"
-  } >"$src/go.mod"
+  mkdir -p "$UPSTREAM_BIN"
   local pkgs=()
   for c in "${missing[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$c"); done
-  (cd "$src" && go get "${pkgs[@]}")
+  kube_wrapper_get "${pkgs[@]}"
   local pkgver=k8s.io/component-base/version
   local minor=${KUBE_VERSION#v1.}; minor=${minor%%.*}
   local ld="-s -w"
@@ -52,11 +40,30 @@ build_kube() {
     ld+=" -X $p.gitVersion=$KUBE_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor"
     ld+=" -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
   done
-  (cd "$src" && CGO_ENABLED=0 go build -trimpath -ldflags "$ld" -o "$UPSTREAM_BIN/" "${pkgs[@]}")
+  (cd "$KUBE_SRC" && CGO_ENABLED=0 go build -trimpath -ldflags "$ld" -o "$UPSTREAM_BIN/" "${pkgs[@]}")
   for c in "${missing[@]}"; do
     reports_version "$UPSTREAM_BIN/$c" "$KUBE_VERSION" || die "$c does not report $KUBE_VERSION"
   done
   log "upstream binaries in $UPSTREAM_BIN"
+}
+
+# agnhost from k8s.io/kubernetes/test/images/agnhost as upstream builds it (static, main.Version
+# from the VERSION file next to it); build-images.sh puts it into the agnhost image.
+build_agnhost() {
+  local moddir version out
+  moddir=$(kube_module_dir)
+  version=$(agnhost_source_version "$moddir")
+  out=$("$AGNHOST_BIN" --version 2>/dev/null) || out=
+  [ "$out" = "app version $version" ] && { log "agnhost $version present"; return; }
+  log "building agnhost $version from k8s.io/kubernetes $KUBE_VERSION"
+  mkdir -p "$UPSTREAM_BIN"
+  kube_wrapper_get "$AGNHOST_PKG"
+  (cd "$KUBE_SRC" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.Version=$version" \
+    -o "$AGNHOST_BIN.tmp" "$AGNHOST_PKG")
+  out=$("$AGNHOST_BIN.tmp" --version) || die "the built agnhost does not run"
+  [ "$out" = "app version $version" ] || die "the built agnhost reports '$out', expected 'app version $version'"
+  mv -f "$AGNHOST_BIN.tmp" "$AGNHOST_BIN"
+  log "agnhost $version in $AGNHOST_BIN"
 }
 
 build_etcd() {
@@ -74,6 +81,7 @@ build_etcd() {
 case "${1:-all}" in
   etcd) build_etcd ;;
   kube) build_kube ;;
-  all) build_etcd; build_kube ;;
-  *) die "usage: $0 [all|etcd|kube]" ;;
+  agnhost) build_agnhost ;;
+  all) build_etcd; build_kube; build_agnhost ;;
+  *) die "usage: $0 [all|etcd|kube|agnhost]" ;;
 esac

@@ -34,5 +34,7 @@ if [ "$(printf '%s\n%s\n' "$GO_MIN_VERSION" "$gov" | sort -V | head -1)" != "$GO
   die "Go $GO_MIN_VERSION or newer is needed, found $gov"
 fi
 
+# Kube components, etcd and agnhost. Here, not in up.sh: build-images.sh runs in the cluster's
+# namespace, where the Go module proxy is out of reach, and only packs the agnhost binary.
 "$HACK_DIR/build-upstream.sh" all
 log "dependencies ready"

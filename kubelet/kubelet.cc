@@ -26,6 +26,7 @@
 #include "kubelet/pod/pod_lifecycle.h"
 #include "kubelet/pod/pod_manager.h"
 #include "kubelet/pod/pod_workers.h"
+#include "kubelet/pod/static_pods.h"
 #include "kubelet/pod/status_manager.h"
 #include "kubelet/prober/probe_manager.h"
 #include "kubelet/runtime/pod_runtime.h"
@@ -41,6 +42,9 @@ namespace {
 // Pod workers block in CRI calls, a kill for up to its grace period; enough threads that a
 // burst of stopping pods does not hold up starting ones.
 constexpr int kPodWorkerThreads = 16;
+// The static pod directory is re-read this often besides on inotify events (upstream's
+// fileCheckFrequency).
+constexpr std::chrono::milliseconds kStaticPodResync{20000};
 
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
@@ -113,7 +117,7 @@ class KubeletImpl : public Kubelet {
         cri_(std::move(cri)),
         cgroupManager_(std::move(cgroupManager)),
         health_(*cri_),
-        events_(*client_, "kubelet", nodeName, cfg.kubelet.eventRecordQPS, cfg.kubelet.eventBurst),
+        events_(client_.get(), "kubelet", nodeName, cfg.kubelet.eventRecordQPS, cfg.kubelet.eventBurst),
         nodeName_(std::move(nodeName)),
         hostname_(std::move(host)),
         nodeIP_(std::move(nodeIP)) {
@@ -129,7 +133,10 @@ class KubeletImpl : public Kubelet {
     o.updateFrequency = kc.nodeStatusUpdateFrequency;
     o.reportFrequency = kc.nodeStatusReportFrequency;
     o.leaseDurationSeconds = kc.nodeLeaseDurationSeconds;
-    agent_ = std::make_unique<node::NodeAgent>(*client_, events_, std::move(o), [this] { return facts(); });
+    // Standalone (no apiserver): no Node object, no mirror pods, no statuses or events sent.
+    if (client_) {
+      agent_ = std::make_unique<node::NodeAgent>(*client_, events_, std::move(o), [this] { return facts(); });
+    }
 
     runtime::PodRuntimeOptions ro;
     ro.node.nodeIps = {nodeIP_};
@@ -147,7 +154,7 @@ class KubeletImpl : public Kubelet {
     }
     ro.podsDir = cfg_.flags.rootDir + "/pods";
     ro.nodeAllocatable = [this]() -> std::optional<runtime::ResourceList> {
-      const nlohmann::json node = agent_->node();
+      const nlohmann::json node = this->node();
       const auto& alloc = objects::object(node, {"status", "allocatable"});
       if (alloc.empty()) return std::nullopt;
       runtime::ResourceList out;
@@ -157,15 +164,17 @@ class KubeletImpl : public Kubelet {
       }
       return out;
     };
-    ro.getConfigMap = [this](const std::string& ns, const std::string& name) {
-      return client_->get("/api/v1/namespaces/" + ns + "/configmaps/" + name);
-    };
-    ro.getRuntimeClass = [this](const std::string& name) {
-      return client_->get("/apis/node.k8s.io/v1/runtimeclasses/" + name);
-    };
-    ro.getSecret = [this](const std::string& ns, const std::string& name) {
-      return client_->get("/api/v1/namespaces/" + ns + "/secrets/" + name);
-    };
+    if (client_) {
+      ro.getConfigMap = [this](const std::string& ns, const std::string& name) {
+        return client_->get("/api/v1/namespaces/" + ns + "/configmaps/" + name);
+      };
+      ro.getRuntimeClass = [this](const std::string& name) {
+        return client_->get("/apis/node.k8s.io/v1/runtimeclasses/" + name);
+      };
+      ro.getSecret = [this](const std::string& ns, const std::string& name) {
+        return client_->get("/api/v1/namespaces/" + ns + "/secrets/" + name);
+      };
+    }
     auto mi = node::readMachineInfo();
     if (mi.ok()) ro.node.memoryCapacity = mi->memoryCapacityBytes;
     if (cgroupManager_) {
@@ -189,9 +198,23 @@ class KubeletImpl : public Kubelet {
         }});
     ro.probes = probes_.get();
     podRuntime_ = std::make_unique<runtime::PodRuntime>(*cri_, events_, std::move(ro));
-    status_ = std::make_unique<pod::StatusManager>(*client_);
-    lifecycle_ = std::make_unique<pod::PodLifecycle>(pod::LifecycleOptions{nodeName_, kc.maxPods, [this] { return agent_->node(); }, podCgroups_.get()}, *podRuntime_,
-                                                     *status_, pods_, events_);
+    status_ = std::make_unique<pod::StatusManager>(client_.get());
+    pod::LifecycleOptions lo{nodeName_, kc.maxPods, [this] { return node(); }, podCgroups_.get(), nullptr, nullptr};
+    if (client_) {
+      lo.createMirror = [this](const nlohmann::json& mirror) {
+        return client_->create("/api/v1/namespaces/" + objects::str(mirror, {"metadata", "namespace"}) + "/pods", mirror);
+      };
+      lo.deleteMirror = [this](const nlohmann::json& mirror) {
+        nlohmann::json opts = {{"kind", "DeleteOptions"},
+                               {"apiVersion", "v1"},
+                               {"gracePeriodSeconds", 0},
+                               {"preconditions", {{"uid", objects::str(mirror, {"metadata", "uid"})}}}};
+        return client_->removeWithBody("/api/v1/namespaces/" + objects::str(mirror, {"metadata", "namespace"}) +
+                                           "/pods/" + objects::str(mirror, {"metadata", "name"}),
+                                       opts);
+      };
+    }
+    lifecycle_ = std::make_unique<pod::PodLifecycle>(std::move(lo), *podRuntime_, *status_, pods_, events_);
     workers_ = std::make_unique<pod::PodWorkers>(*lifecycle_, kPodWorkerThreads,
                                                  std::chrono::duration_cast<std::chrono::milliseconds>(kc.syncFrequency));
     dispatcher_ = std::make_unique<pod::PodDispatcher>(pods_, *workers_);
@@ -214,7 +237,9 @@ class KubeletImpl : public Kubelet {
       });
     }
     LOG_INFO << "cubelet " << kKubeVersion << " starting: node " << nodeName_ << ", address " << nodeIP_
-             << ", apiserver " << client_->server() << ", runtime " << kc.containerRuntimeEndpoint;
+             << ", apiserver " << (client_ ? client_->server() : "none (standalone)") << ", runtime "
+             << kc.containerRuntimeEndpoint;
+    if (!client_) LOG_INFO << "No API server defined - no node status update will be sent";
     if (podCgroups_) {
       if (auto st = podCgroups_->init(); !st.ok()) {
         LOG_ERROR << "Failed to start ContainerManager: " << st.message();
@@ -224,20 +249,33 @@ class KubeletImpl : public Kubelet {
     // First runtime check before registering, so the first status is as true as it can be.
     health_.check();
     std::jthread runtimeThread([this](std::stop_token st) { runtimeLoop(st); });
-    if (kc.registerNode) {
-      if (!agent_->registerWithApiserver(stop)) return 0;
+    std::vector<std::jthread> apiThreads;  // nothing of these in standalone mode
+    if (agent_) {
+      if (kc.registerNode && !agent_->registerWithApiserver(stop)) return 0;
+      apiThreads.emplace_back([this](std::stop_token st) { events_.run(st); });
+      events_.record(agent_->nodeRef(), "Normal", "Starting", "Starting kubelet.");
+      apiThreads.emplace_back([this](std::stop_token st) { agent_->runWatch(st); });
+      apiThreads.emplace_back([this](std::stop_token st) { agent_->runStatusLoop(st); });
+      apiThreads.emplace_back([this](std::stop_token st) { agent_->runLease(st); });
     }
-    std::jthread eventsThread([this](std::stop_token st) { events_.run(st); });
-    events_.record(agent_->nodeRef(), "Normal", "Starting", "Starting kubelet.");
-    std::jthread watchThread([this](std::stop_token st) { agent_->runWatch(st); });
-    std::jthread statusThread([this](std::stop_token st) { agent_->runStatusLoop(st); });
-    std::jthread leaseThread([this](std::stop_token st) { agent_->runLease(st); });
 
-    // Pods: workers, status writer, the apiserver source, PLEG relist and housekeeping.
+    // Pods: workers, status writer, the sources (static manifests first, so their mirror
+    // pods are known as theirs before the apiserver's list arrives), PLEG relist and
+    // housekeeping.
     workers_->start();
     probes_->start();
-    std::jthread statusWriter([this](std::stop_token st) { status_->run(st); });
-    std::jthread podSource([this](std::stop_token st) { runPodSource(st); });
+    std::jthread staticSource;
+    if (!kc.staticPodPath.empty()) {
+      auto source = std::make_shared<pod::StaticPodSource>(kc.staticPodPath, nodeName_);
+      dispatcher_->onStatic(source->read());
+      staticSource = std::jthread([this, source](std::stop_token st) {
+        source->run(st, kStaticPodResync, [this](const std::vector<nlohmann::json>& pods) { dispatcher_->onStatic(pods); });
+      });
+    }
+    if (client_) {
+      apiThreads.emplace_back([this](std::stop_token st) { status_->run(st); });
+      apiThreads.emplace_back([this](std::stop_token st) { runPodSource(st); });
+    }
     std::jthread pleg([this](std::stop_token st) {
       lifecycle_->runPleg(st, std::chrono::seconds(1),
                           [this](const std::string& uid) { dispatcher_->onRuntimeChange(uid); });
@@ -261,7 +299,8 @@ class KubeletImpl : public Kubelet {
     // would stop first. Then in-flight CRI calls (a StopContainer waiting out its grace, a
     // pull) are cancelled so the pod workers return at once; running pods are left running
     // for the next start to adopt, and a pod that was being stopped is stopped again then.
-    for (auto* t : {&runtimeThread, &statusThread, &pleg, &eventedPleg, &housekeeping}) t->request_stop();
+    for (auto* t : {&runtimeThread, &pleg, &eventedPleg, &housekeeping, &staticSource}) t->request_stop();
+    for (auto& t : apiThreads) t.request_stop();
     probes_->requestStop();
     cri_->cancelInFlight();
     probes_->stop();
@@ -270,6 +309,9 @@ class KubeletImpl : public Kubelet {
   }
 
  private:
+  // The Node object as last seen; empty while unknown and in standalone mode.
+  nlohmann::json node() const { return agent_ ? agent_->node() : nlohmann::json::object(); }
+
   void runtimeLoop(std::stop_token stop) {
     // The kubelet checks the runtime every 5 seconds.
     while (api::sleepFor(stop, std::chrono::seconds(5))) {
@@ -362,13 +404,14 @@ class KubeletImpl : public Kubelet {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Kubelet>> Kubelet::create(const config::Config& cfg) {
-  if (cfg.flags.kubeconfig.empty()) {
-    return absl::InvalidArgumentError("--kubeconfig is required: cubelet has no standalone mode yet");
+  // Without a kubeconfig cubelet runs standalone: the static pods only, nothing reported.
+  std::unique_ptr<api::Client> client;
+  if (!cfg.flags.kubeconfig.empty()) {
+    ASSIGN_OR_RETURN(auto rest, config::loadKubeconfig(cfg.flags.kubeconfig));
+    api::ClientOptions co;
+    co.userAgent = std::string("cubelet/") + kKubeVersion;
+    ASSIGN_OR_RETURN(client, api::Client::create(rest, co));
   }
-  ASSIGN_OR_RETURN(auto rest, config::loadKubeconfig(cfg.flags.kubeconfig));
-  api::ClientOptions co;
-  co.userAgent = std::string("cubelet/") + kKubeVersion;
-  ASSIGN_OR_RETURN(auto client, api::Client::create(rest, co));
 
   RETURN_IF_ERROR(node::validateNodeLabels(cfg.flags.nodeLabels));
   node::Reservations res{cfg.kubelet.systemReserved, cfg.kubelet.kubeReserved, cfg.kubelet.evictionHard,

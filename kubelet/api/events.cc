@@ -44,7 +44,7 @@ json makeEvent(const ObjectRef& ref, const std::string& type, const std::string&
               {"reportingInstance", host}};
 }
 
-EventRecorder::EventRecorder(Client& client, std::string component, std::string host, int qps, int burst)
+EventRecorder::EventRecorder(Client* client, std::string component, std::string host, int qps, int burst)
     : client_(client),
       component_(std::move(component)),
       host_(std::move(host)),
@@ -55,6 +55,11 @@ EventRecorder::EventRecorder(Client& client, std::string component, std::string 
 
 void EventRecorder::record(const ObjectRef& ref, const std::string& type, const std::string& reason,
                            const std::string& message) {
+  if (!client_) {
+    VLOG(3) << "event " << type << " " << reason << " on " << ref.kind << " " << ref.ns << "/" << ref.name << ": "
+            << message;
+    return;
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (queue_.size() >= kMaxQueue) {
@@ -92,7 +97,7 @@ void EventRecorder::send(const Pending& original) {
     Seen& s = it->second;
     json patch = {{"count", s.count + 1}, {"lastTimestamp", objects::formatTime(p.at)}};
     if (combined) patch["message"] = p.message;
-    auto r = client_.patch("/api/v1/namespaces/" + s.ns + "/events/" + s.name, patch, PatchType::kMerge);
+    auto r = client_->patch("/api/v1/namespaces/" + s.ns + "/events/" + s.name, patch, PatchType::kMerge);
     if (r.ok()) {
       s.count++;
       s.last = now;
@@ -106,7 +111,7 @@ void EventRecorder::send(const Pending& original) {
   }
   json ev = makeEvent(p.ref, p.type, p.reason, p.message, component_, host_, p.at);
   const std::string ns = ev["metadata"]["namespace"];
-  auto r = client_.create("/api/v1/namespaces/" + ns + "/events", ev);
+  auto r = client_->create("/api/v1/namespaces/" + ns + "/events", ev);
   if (!r.ok()) {
     LOG_WARNING << "could not record event " << p.reason << " for " << p.ref.kind << " " << p.ref.name << ": "
                 << r.status().message();

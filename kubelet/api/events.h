@@ -33,7 +33,8 @@ json makeEvent(const ObjectRef& ref, const std::string& type, const std::string&
 
 class EventRecorder {
  public:
-  EventRecorder(Client& client, std::string component, std::string host, int qps = 50, int burst = 100);
+  // Without a client (standalone mode, no apiserver) events are only logged at -v=3.
+  EventRecorder(Client* client, std::string component, std::string host, int qps = 50, int burst = 100);
 
   // Thread-safe, never blocks on I/O. Drops (with a log line) when the queue is full.
   void record(const ObjectRef& ref, const std::string& type, const std::string& reason, const std::string& message);
@@ -58,7 +59,7 @@ class EventRecorder {
   };
   void send(const Pending& p);
 
-  Client& client_;
+  Client* client_;  // null: standalone
   const std::string component_, host_;
   const double qps_;
   const double burst_;

@@ -4,6 +4,7 @@
 #include "kubelet/api/reflector.h"
 #include "kubelet/objects/json_access.h"
 #include "kubelet/objects/timefmt.h"
+#include "kubelet/pod/static_pods.h"
 
 namespace cubelet::pod {
 namespace {
@@ -15,7 +16,73 @@ constexpr int kGarbageCollectEvery = 15;
 
 bool terminalPhase(const std::string& phase) { return phase == "Succeeded" || phase == "Failed"; }
 
+// A failed mirror pod call is retried this soon (the pod is synced again).
+constexpr std::chrono::milliseconds kMirrorRetry{5000};
+
 }  // namespace
+
+std::optional<json> PodLifecycle::syncMirror(const json& pod, bool* retry) {
+  if (!opts_.createMirror || !opts_.deleteMirror) return std::nullopt;
+  const std::string fullName = podFullName(pod);
+  std::optional<json> mirror = manager_.mirror(fullName);
+  if (mirror && (!isMirrorOf(*mirror, pod) || !str(*mirror, {"metadata", "deletionTimestamp"}).empty())) {
+    LOG_INFO << "Deleting mirror pod " << fullName << " (" << str(*mirror, {"metadata", "uid"})
+             << ") because it is outdated or being deleted";
+    auto st = opts_.deleteMirror(*mirror);
+    if (!st.ok() && !api::isNotFound(st) && !api::isConflict(st)) {
+      LOG_WARNING << "Failed deleting a mirror pod " << fullName << ": " << st.message();
+      *retry = true;
+      return std::nullopt;
+    }
+    manager_.removeMirror(*mirror);
+    mirror.reset();
+  }
+  if (mirror) return mirror;
+  const json node = opts_.node ? opts_.node() : json::object();
+  const std::string nodeUid = str(node, {"metadata", "uid"});
+  if (nodeUid.empty()) {
+    // The mirror's owner is the Node: it must be registered first.
+    *retry = true;
+    return std::nullopt;
+  }
+  auto created = opts_.createMirror(mirrorPodFor(pod, opts_.nodeName, nodeUid));
+  if (!created.ok()) {
+    // AlreadyExists: an old mirror is still going away; the watch tells us when it is gone.
+    if (!api::isAlreadyExists(created.status())) {
+      LOG_WARNING << "Failed creating a mirror pod for " << fullName << ": " << created.status().message();
+    }
+    *retry = true;
+    return std::nullopt;
+  }
+  LOG_INFO << "Created mirror pod " << fullName << " (" << str(*created, {"metadata", "uid"}) << ")";
+  manager_.setMirror(*created);
+  return *created;
+}
+
+void PodLifecycle::setStatus(const json& pod, const json& status) {
+  if (!isStaticPod(pod)) {
+    status_.setPodStatus(pod, status);
+    return;
+  }
+  // A static pod's status goes to its mirror pod, if it has one of its own version.
+  std::optional<json> mirror = manager_.mirror(podFullName(pod));
+  if (mirror && !isMirrorOf(*mirror, pod)) mirror.reset();
+  status_.setPodStatus(pod, status, mirror ? &*mirror : nullptr);
+}
+
+void PodLifecycle::deleteOrphanedMirrors() {
+  if (!opts_.deleteMirror) return;
+  for (const auto& mirror : manager_.mirrors()) {
+    if (manager_.staticPod(podFullName(mirror))) continue;
+    auto st = opts_.deleteMirror(mirror);
+    if (st.ok() || api::isNotFound(st) || api::isConflict(st)) {
+      LOG_INFO << "Deleted mirror pod " << podFullName(mirror) << " whose static pod is gone";
+      manager_.removeMirror(mirror);
+    } else {
+      LOG_WARNING << "Failed deleting mirror pod " << podFullName(mirror) << ": " << st.message();
+    }
+  }
+}
 
 std::optional<Rejection> PodLifecycle::admit(const json& pod) {
   const std::string uid = str(pod, {"metadata", "uid"});
@@ -54,7 +121,7 @@ SyncResult PodLifecycle::syncPod(const json& pod) {
       json st = {{"phase", "Failed"}, {"reason", rejected->reason}, {"message", "Pod was rejected: " + rejected->message}};
       if (auto q = runtime::qosClass(pod); q.ok()) st["qosClass"] = std::string(runtime::qosClassName(*q));
       if (int64_t g = objects::integer(pod, {"metadata", "generation"}, 0); g > 0) st["observedGeneration"] = g;
-      status_.setPodStatus(pod, st);
+      setStatus(pod, st);
       return {absl::OkStatus(), std::nullopt};
     }
   } else {
@@ -87,14 +154,20 @@ SyncResult PodLifecycle::syncPod(const json& pod) {
         status["phase"] = "Failed";
         status["reason"] = "DeadlineExceeded";
         status["message"] = message;
-        status_.setPodStatus(pod, status);
+        setStatus(pod, status);
         return {absl::OkStatus(), std::nullopt};
       }
       auto leftMs = std::chrono::duration_cast<std::chrono::milliseconds>(left) + std::chrono::milliseconds(1);
       if (!requeue || leftMs < *requeue) requeue = leftMs;
     }
   }
-  status_.setPodStatus(pod, status);
+  if (isStaticPod(pod)) {
+    bool retry = false;
+    // The mirror first, so the status can go to it.
+    syncMirror(pod, &retry);
+    if (retry && (!requeue || kMirrorRetry < *requeue)) requeue = kMirrorRetry;
+  }
+  setStatus(pod, status);
   VLOG(2) << "synced pod " << str(pod, {"metadata", "namespace"}) << "/" << str(pod, {"metadata", "name"})
           << ": runtime " << std::chrono::duration_cast<std::chrono::milliseconds>(t1 - t0).count() << "ms, status "
           << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t1).count()
@@ -122,7 +195,7 @@ absl::Status PodLifecycle::killPod(const json& pod, std::optional<int64_t> grace
         // every container exited 0.
         status["phase"] = str(status, {"phase"}) == "Succeeded" ? "Succeeded" : "Failed";
       }
-      status_.setPodStatus(pod, status);
+      setStatus(pod, status);
     }
   }
   if (!str(pod, {"metadata", "deletionTimestamp"}).empty()) status_.requestDeletion(pod);
@@ -166,6 +239,7 @@ void PodLifecycle::housekeeping(PodWorkers& workers) {
       }
     }
   }
+  deleteOrphanedMirrors();
   if (++housekeepingRounds_ % kGarbageCollectEvery == 0) {
     auto removed = rt_.collectGarbage();
     if (!removed.ok()) {

@@ -27,6 +27,11 @@ struct LifecycleOptions {
   // The pod cgroup tree, when the kubelet manages one (cgroupsPerQOS): housekeeping removes
   // the cgroups of pods that are gone.
   cm::PodCgroups* podCgroups = nullptr;
+  // Mirror pods of static pods in the apiserver: create one (returns the created object),
+  // delete one (grace 0, its UID as precondition). Unset without an apiserver (standalone):
+  // static pods then have no mirrors.
+  std::function<absl::StatusOr<json>(const json& mirror)> createMirror;
+  std::function<absl::Status(const json& mirror)> deleteMirror;
 };
 
 class PodLifecycle : public PodSyncer {
@@ -49,6 +54,14 @@ class PodLifecycle : public PodSyncer {
  private:
   // Admission of a pod not seen before: nullopt, or the upstream reason and message.
   std::optional<Rejection> admit(const json& pod);
+  // Brings the static pod's mirror in line (deletes an outdated or deleted one, creates a
+  // missing one) and returns it; nullopt while there is none. `retry` is set when an
+  // apiserver call failed.
+  std::optional<json> syncMirror(const json& pod, bool* retry);
+  // Sends the status to the apiserver object that shows the pod (a static pod's mirror).
+  void setStatus(const json& pod, const json& status);
+  // Deletes mirror pods whose static pod is gone.
+  void deleteOrphanedMirrors();
 
   LifecycleOptions opts_;
   runtime::PodRuntime& rt_;

@@ -4,8 +4,25 @@
 
 #include "base/log.h"
 #include "kubelet/objects/json_access.h"
+#include "kubelet/pod/static_pods.h"
 
 namespace cubelet::pod {
+namespace {
+
+std::optional<json> valueAt(const std::map<std::string, json>& m, const std::string& key) {
+  auto it = m.find(key);
+  if (it == m.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<json> values(const std::map<std::string, json>& m) {
+  std::vector<json> out;
+  out.reserve(m.size());
+  for (const auto& [key, value] : m) out.push_back(value);
+  return out;
+}
+
+}  // namespace
 
 std::vector<std::string> PodManager::replace(const std::vector<json>& pods) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -18,7 +35,7 @@ std::vector<std::string> PodManager::replace(const std::vector<json>& pods) {
   }
   std::vector<std::string> gone;
   for (auto it = pods_.begin(); it != pods_.end();) {
-    if (!keep.count(it->first)) {
+    if (!keep.count(it->first) && !static_.count(it->first)) {
       gone.push_back(it->first);
       it = pods_.erase(it);
     } else {
@@ -40,19 +57,74 @@ void PodManager::remove(const std::string& uid) {
   pods_.erase(uid);
 }
 
+std::vector<json> PodManager::replaceStatic(const std::vector<json>& pods) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::set<std::string> keep;
+  for (const auto& p : pods) {
+    std::string uid = objects::str(p, {"metadata", "uid"});
+    if (uid.empty()) continue;
+    keep.insert(uid);
+    pods_[uid] = p;
+  }
+  std::vector<json> gone;
+  for (const auto& uid : static_) {
+    if (keep.count(uid)) continue;
+    auto it = pods_.find(uid);
+    if (it == pods_.end()) continue;
+    gone.push_back(std::move(it->second));
+    pods_.erase(it);
+  }
+  static_ = std::move(keep);
+  return gone;
+}
+
+void PodManager::replaceMirrors(const std::vector<json>& mirrors) {
+  std::lock_guard<std::mutex> lock(mu_);
+  mirrors_.clear();
+  for (const auto& m : mirrors) mirrors_[podFullName(m)] = m;
+}
+
+void PodManager::setMirror(const json& mirror) {
+  std::lock_guard<std::mutex> lock(mu_);
+  mirrors_[podFullName(mirror)] = mirror;
+}
+
+void PodManager::removeMirror(const json& mirror) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = mirrors_.find(podFullName(mirror));
+  if (it != mirrors_.end() &&
+      objects::str(it->second, {"metadata", "uid"}) == objects::str(mirror, {"metadata", "uid"})) {
+    mirrors_.erase(it);
+  }
+}
+
+std::optional<json> PodManager::mirror(const std::string& fullName) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return valueAt(mirrors_, fullName);
+}
+
+std::vector<json> PodManager::mirrors() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return values(mirrors_);
+}
+
+std::optional<json> PodManager::staticPod(const std::string& fullName) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& uid : static_) {
+    auto it = pods_.find(uid);
+    if (it != pods_.end() && podFullName(it->second) == fullName) return it->second;
+  }
+  return std::nullopt;
+}
+
 std::optional<json> PodManager::get(const std::string& uid) const {
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = pods_.find(uid);
-  if (it == pods_.end()) return std::nullopt;
-  return it->second;
+  return valueAt(pods_, uid);
 }
 
 std::vector<json> PodManager::all() const {
   std::lock_guard<std::mutex> lock(mu_);
-  std::vector<json> out;
-  out.reserve(pods_.size());
-  for (const auto& [uid, p] : pods_) out.push_back(p);
-  return out;
+  return values(pods_);
 }
 
 int64_t PodDispatcher::gracePeriod(const json& pod) {
@@ -84,11 +156,39 @@ void PodDispatcher::vanished(const std::string& uid) {
 }
 
 void PodDispatcher::onReplace(const std::vector<json>& pods) {
-  for (const auto& uid : manager_.replace(pods)) vanished(uid);
+  std::vector<json> regular, mirrors;
+  for (const auto& p : pods) (isMirrorPod(p) ? mirrors : regular).push_back(p);
+  manager_.replaceMirrors(mirrors);
+  for (const auto& uid : manager_.replace(regular)) vanished(uid);
+  for (const auto& p : regular) dispatch(p);
+  // Every static pod checks its mirror against the fresh list.
+  for (const auto& p : manager_.all()) {
+    if (isStaticPod(p)) dispatch(p);
+  }
+}
+
+void PodDispatcher::onStatic(const std::vector<json>& pods) {
+  for (const auto& gone : manager_.replaceStatic(pods)) {
+    workers_.update(objects::str(gone, {"metadata", "uid"}), PodWork{WorkType::kKill, gone, gracePeriod(gone)});
+  }
   for (const auto& p : pods) dispatch(p);
 }
 
+void PodDispatcher::mirrorChanged(const json& mirror) {
+  if (auto pod = manager_.staticPod(podFullName(mirror))) dispatch(*pod);
+}
+
 void PodDispatcher::onEvent(const api::WatchEvent& ev) {
+  if (isMirrorPod(ev.object)) {
+    // Mirror pods are never run: they only show the static pods in the apiserver.
+    if (ev.type == "DELETED") {
+      manager_.removeMirror(ev.object);
+    } else {
+      manager_.setMirror(ev.object);
+    }
+    mirrorChanged(ev.object);
+    return;
+  }
   std::string uid = objects::str(ev.object, {"metadata", "uid"});
   if (ev.type == "DELETED") {
     auto last = manager_.get(uid);

@@ -1,5 +1,6 @@
-// The desired pods of this node, by UID, as the apiserver (and later static manifests)
-// describe them; and the dispatcher that turns changes into pod-worker updates.
+// The desired pods of this node, by UID, from two sources: the apiserver and the static pod
+// manifests; the mirror pods the apiserver holds for the static pods, by full name; and the
+// dispatcher that turns changes into pod-worker updates.
 //
 // Thread-safe.
 #pragma once
@@ -7,6 +8,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -17,16 +19,31 @@ namespace cubelet::pod {
 
 class PodManager {
  public:
-  // Replaces the whole set (after a list); returns the UIDs that disappeared.
+  // Replaces the apiserver's pods (after a list; mirror pods excluded); returns the UIDs
+  // that disappeared. Static pods are left alone.
   std::vector<std::string> replace(const std::vector<json>& pods);
   void set(const json& pod);
   void remove(const std::string& uid);
+  // Replaces the static pods; returns those that disappeared.
+  std::vector<json> replaceStatic(const std::vector<json>& pods);
   std::optional<json> get(const std::string& uid) const;
+  // Every desired pod, from both sources.
   std::vector<json> all() const;
+
+  // Mirror pods, by "<namespace>/<name>".
+  void replaceMirrors(const std::vector<json>& mirrors);
+  void setMirror(const json& mirror);
+  void removeMirror(const json& mirror);  // only if it is still the one known (same UID)
+  std::optional<json> mirror(const std::string& fullName) const;
+  std::vector<json> mirrors() const;
+  // The static pod a mirror pod (or any pod of that full name) stands for.
+  std::optional<json> staticPod(const std::string& fullName) const;
 
  private:
   mutable std::mutex mu_;
-  std::map<std::string, json> pods_;  // guarded by mu_
+  std::map<std::string, json> pods_;       // guarded by mu_
+  std::set<std::string> static_;           // UIDs in pods_ from the manifests; guarded by mu_
+  std::map<std::string, json> mirrors_;    // guarded by mu_
 };
 
 // Decides what each pod change means for its worker: a sync, or a kill (deletionTimestamp
@@ -35,8 +52,12 @@ class PodDispatcher {
  public:
   PodDispatcher(PodManager& manager, PodWorkers& workers) : manager_(manager), workers_(workers) {}
 
+  // The apiserver source: a full list, or one watch event.
   void onReplace(const std::vector<json>& pods);
   void onEvent(const api::WatchEvent& ev);
+  // The static pod source: the whole set of static pods. New and changed ones are synced,
+  // removed ones killed with their grace period.
+  void onStatic(const std::vector<json>& pods);
   // Something about the pod changed in the runtime (PLEG): sync it again.
   void onRuntimeChange(const std::string& uid);
 
@@ -47,6 +68,8 @@ class PodDispatcher {
  private:
   void dispatch(const json& pod);
   void vanished(const std::string& uid);
+  // A mirror pod changed: its static pod is synced (which recreates or fixes the mirror).
+  void mirrorChanged(const json& mirror);
 
   PodManager& manager_;
   PodWorkers& workers_;

@@ -3,6 +3,7 @@
 #include "base/log.h"
 #include "kubelet/api/reflector.h"
 #include "kubelet/objects/json_access.h"
+#include "kubelet/pod/static_pods.h"
 
 namespace cubelet::pod {
 
@@ -10,19 +11,26 @@ json statusPatch(const std::string& uid, const json& status) {
   return json{{"metadata", {{"uid", uid}}}, {"status", status}};
 }
 
-void StatusManager::setPodStatus(const json& pod, const json& status) {
+void StatusManager::setPodStatus(const json& pod, const json& status, const json* apiPod) {
   std::string uid = objects::str(pod, {"metadata", "uid"});
   if (uid.empty()) return;
+  std::string apiUid = apiPod ? objects::str(*apiPod, {"metadata", "uid"}) : isStaticPod(pod) ? "" : uid;
   std::lock_guard<std::mutex> lock(mu_);
   Entry& e = pods_[uid];
   e.ns = objects::str(pod, {"metadata", "namespace"});
   e.name = objects::str(pod, {"metadata", "name"});
+  if (e.apiUid != apiUid) {
+    // A new mirror pod knows nothing of what was sent to the old one.
+    e.apiUid = apiUid;
+    e.sent = nullptr;
+  }
   e.desired = status;
+  if (apiUid.empty()) return;
   if (e.desired != e.sent) markDirtyLocked(uid);
 }
 
 void StatusManager::markDirtyLocked(const std::string& uid) {
-  if (queued_.count(uid)) return;
+  if (!client_ || queued_.count(uid)) return;
   dirty_.push_back(uid);
   queued_.insert(uid);
   cv_.notify_one();
@@ -42,6 +50,7 @@ void StatusManager::requestDeletion(const json& pod) {
   Entry& e = pods_[uid];
   e.ns = objects::str(pod, {"metadata", "namespace"});
   e.name = objects::str(pod, {"metadata", "name"});
+  if (e.apiUid.empty()) e.apiUid = uid;
   if (e.deleteRequested) return;
   e.deleteRequested = true;
   markDirtyLocked(uid);
@@ -62,22 +71,23 @@ bool StatusManager::sendOne(const std::string& uid) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = pods_.find(uid);
-    if (it == pods_.end()) return true;
+    if (it == pods_.end() || it->second.apiUid.empty()) return true;
     e = it->second;
   }
+  const std::string apiUid = e.apiUid;
   const std::string path = "/api/v1/namespaces/" + e.ns + "/pods/" + e.name;
   bool ok = true;
   if (!e.desired.is_null() && e.desired != e.sent) {
-    auto r = client_.patch(path + "/status", statusPatch(uid, e.desired), api::PatchType::kStrategicMerge);
+    auto r = client_->patch(path + "/status", statusPatch(apiUid, e.desired), api::PatchType::kStrategicMerge);
     if (r.ok()) {
       VLOG(3) << "patched status of pod " << e.ns << "/" << e.name;
       std::lock_guard<std::mutex> lock(mu_);
-      if (auto it = pods_.find(uid); it != pods_.end()) it->second.sent = e.desired;
+      if (auto it = pods_.find(uid); it != pods_.end() && it->second.apiUid == apiUid) it->second.sent = e.desired;
     } else if (api::isNotFound(r.status()) || api::isConflict(r.status())) {
       // Gone, or replaced by a new pod with the same name (the UID precondition failed).
       VLOG(2) << "pod " << e.ns << "/" << e.name << " is gone; dropping its status: " << r.status().message();
       std::lock_guard<std::mutex> lock(mu_);
-      if (auto it = pods_.find(uid); it != pods_.end()) it->second.sent = e.desired;
+      if (auto it = pods_.find(uid); it != pods_.end() && it->second.apiUid == apiUid) it->second.sent = e.desired;
       e.deleteRequested = false;
     } else {
       ok = false;
@@ -88,8 +98,8 @@ bool StatusManager::sendOne(const std::string& uid) {
     json opts = {{"kind", "DeleteOptions"},
                  {"apiVersion", "v1"},
                  {"gracePeriodSeconds", 0},
-                 {"preconditions", {{"uid", uid}}}};
-    auto r = client_.removeWithBody(path, opts);
+                 {"preconditions", {{"uid", apiUid}}}};
+    auto r = client_->removeWithBody(path, opts);
     if (r.ok() || api::isNotFound(r) || api::isConflict(r)) {
       VLOG(2) << "pod " << e.ns << "/" << e.name << " deleted from the apiserver";
       std::lock_guard<std::mutex> lock(mu_);

@@ -27,9 +27,13 @@ json statusPatch(const std::string& uid, const json& status);
 
 class StatusManager {
  public:
-  explicit StatusManager(api::Client& client) : client_(client) {}
+  // Without a client (standalone mode) statuses are kept here and never sent.
+  explicit StatusManager(api::Client* client) : client_(client) {}
 
-  void setPodStatus(const json& pod, const json& status);
+  // `apiPod` is the object in the apiserver the status goes to when it is not `pod` itself:
+  // the mirror pod of a static pod. A static pod without a mirror (nullptr) keeps its status
+  // here, unsent, until it has one.
+  void setPodStatus(const json& pod, const json& status, const json* apiPod = nullptr);
   std::optional<json> podStatus(const std::string& uid) const;
   // Sends the final deletion once the pod's containers are all stopped.
   void requestDeletion(const json& pod);
@@ -44,6 +48,7 @@ class StatusManager {
  private:
   struct Entry {
     std::string ns, name;
+    std::string apiUid;  // the UID of the apiserver object; empty: none yet (static pod)
     json desired;
     json sent;
     bool deleteRequested = false;
@@ -52,7 +57,7 @@ class StatusManager {
   bool sendOne(const std::string& uid);  // false: failed, re-queued
   void markDirtyLocked(const std::string& uid);  // requires mu_
 
-  api::Client& client_;
+  api::Client* client_;  // null: standalone
   mutable std::mutex mu_;
   std::condition_variable_any cv_;
   std::map<std::string, Entry> pods_;  // guarded by mu_

@@ -36,6 +36,15 @@ std::string pullPolicy(const json& container) {
   return "IfNotPresent";
 }
 
+// A sidecar: an init container with restartPolicy Always. It starts in the init sequence,
+// keeps running beside the app containers and is restarted whenever it exits.
+bool isSidecar(const json& container) { return str(container, {"restartPolicy"}) == "Always"; }
+
+bool hasStartupProbe(const json& container) {
+  const json* p = objects::find(container, {"startupProbe"});
+  return p && p->is_object();
+}
+
 bool shouldRestart(const std::string& policy, const ContainerRecord& c) {
   if (policy == "Never") return false;
   if (policy == "OnFailure") return c.exitCode != 0;
@@ -111,7 +120,7 @@ std::string podPhase(const json& pod, const json& statuses, const json& initStat
   // waits to be retried.
   int pendingInit = 0, failedInit = 0;
   for (const auto& c : objects::array(pod, {"spec", "initContainers"})) {
-    if (str(c, {"restartPolicy"}) == "Always") continue;
+    if (isSidecar(c)) continue;
     const json* st = statusFor(initStatuses, str(c, {"name"}));
     if (!st || objects::find(*st, {"state", "running"})) {
       ++pendingInit;
@@ -127,9 +136,41 @@ std::string podPhase(const json& pod, const json& statuses, const json& initStat
       ++pendingInit;
     }
   }
-  if (failedInit > 0 && str(pod, {"spec", "restartPolicy"}, "Always") == "Never") return "Failed";
-  if (pendingInit > 0) return "Pending";
   int running = 0, waiting = 0, stopped = 0, succeeded = 0, unknown = 0;
+  // Sidecars: running ones count as running (and hold initialization until started); a
+  // terminated one does not count at all.
+  for (const auto& c : objects::array(pod, {"spec", "initContainers"})) {
+    if (!isSidecar(c)) continue;
+    const json* st = statusFor(initStatuses, str(c, {"name"}));
+    if (!st) {
+      ++unknown;
+    } else if (objects::find(*st, {"state", "running"})) {
+      const json* started = objects::find(*st, {"started"});
+      if (!started || !started->is_boolean() || !started->get<bool>()) ++pendingInit;
+      ++running;
+    } else if (objects::find(*st, {"state", "terminated"})) {
+      // not counted
+    } else if (objects::find(*st, {"state", "waiting"})) {
+      if (!objects::find(*st, {"lastState", "terminated"})) {
+        ++pendingInit;
+        ++waiting;
+      }
+    } else {
+      ++pendingInit;
+      ++unknown;
+    }
+  }
+  if (failedInit > 0 && str(pod, {"spec", "restartPolicy"}, "Always") == "Never") return "Failed";
+  // Once an app container ran, a restarting sidecar does not take the pod back to Pending.
+  bool anyAppStarted = false;
+  for (const auto& c : objects::array(pod, {"spec", "containers"})) {
+    const json* st = statusFor(statuses, str(c, {"name"}));
+    if (st && (objects::find(*st, {"state", "running"}) || objects::find(*st, {"state", "terminated"}) ||
+               objects::find(*st, {"lastState", "terminated"}))) {
+      anyAppStarted = true;
+    }
+  }
+  if (pendingInit > 0 && !anyAppStarted) return "Pending";
   for (const auto& c : objects::array(pod, {"spec", "containers"})) {
     const json* st = nullptr;
     for (const auto& s : statuses)
@@ -170,7 +211,11 @@ PodRuntime::PodRuntime(CriClient& cri, api::EventRecorder& events, PodRuntimeOpt
 api::ObjectRef PodRuntime::podRef(const json& pod, const std::string& container) const {
   api::ObjectRef r{"Pod", "v1", str(pod, {"metadata", "name"}), str(pod, {"metadata", "namespace"}),
                    str(pod, {"metadata", "uid"}), ""};
-  if (!container.empty()) r.fieldPath = "spec.containers{" + container + "}";
+  if (!container.empty()) {
+    r.fieldPath = "spec.containers{" + container + "}";
+    for (const auto& c : objects::array(pod, {"spec", "initContainers"}))
+      if (str(c, {"name"}) == container) r.fieldPath = "spec.initContainers{" + container + "}";
+  }
   return r;
 }
 
@@ -554,13 +599,6 @@ SyncOutcome PodRuntime::sync(const json& pod, const PodRuntimeState& state) {
     for (const auto& c : containers) out.waiting[str(c, {"name"})] = {reason, message};
   };
   const json& initContainers = objects::array(pod, {"spec", "initContainers"});
-  for (const auto& ic : initContainers) {
-    if (str(ic, {"restartPolicy"}) == "Always") {
-      waitAll("PodInitializing", "sidecar containers are not supported by cubelet yet");
-      out.error = absl::UnimplementedError("pod " + podDescription(pod) + ": sidecar containers are not supported yet");
-      return out;
-    }
-  }
   if (const json& volumes = objects::array(pod, {"spec", "volumes"}); !volumes.empty()) {
     // Volumes arrive with the volumes issue; until then the pod waits, visibly, rather than
     // running without its mounts.
@@ -603,7 +641,14 @@ SyncOutcome PodRuntime::sync(const json& pod, const PodRuntimeState& state) {
       if (!r || r->state != v1::CONTAINER_EXITED || shouldRestart(policy, *r)) done = false;
     }
   }
-  if (done) return out;
+  if (done) {
+    // The app containers are done for good: the sidecars go too, in reverse order.
+    absl::Status err;
+    out.changed = stopSidecars(pod, state, objects::integer(pod, {"spec", "terminationGracePeriodSeconds"}, 30),
+                               std::chrono::steady_clock::now(), &err);
+    out.error = err;
+    return out;
+  }
 
   // The sandbox: the newest, if ready; else a new one after stopping what is left.
   const SandboxRecord* current = nullptr;
@@ -675,30 +720,57 @@ SyncOutcome PodRuntime::sync(const json& pod, const PodRuntimeState& state) {
     current = &created;
   }
 
-  // Init containers: one at a time, in order, each to success, in this sandbox (a new
-  // sandbox runs them all again); the app containers wait until the last one succeeded.
+  // Init containers, in order, in this sandbox (a new sandbox runs them all again): each
+  // regular one to success, one at a time; each sidecar started (its startup probe passed)
+  // before the next one, and restarted whenever it exits, also once the app containers run.
+  // The app containers wait until the sequence is through.
+  bool initialized = false;  // an app container already exists in this sandbox
+  for (const auto& c : state.containers) {
+    if (c.sandboxId != current->id) continue;
+    for (const auto& spec : containers)
+      if (str(spec, {"name"}) == c.name) initialized = true;
+  }
+  auto holdApps = [&] {
+    for (const auto& c : containers) out.waiting.try_emplace(str(c, {"name"}), Waiting{"PodInitializing", ""});
+  };
   for (const auto& ic : initContainers) {
     const std::string name = str(ic, {"name"});
+    const bool sidecar = isSidecar(ic);
+    if (!sidecar && initialized) continue;  // regular init containers ran before the apps
     const ContainerRecord* r = state.latest(name);
     const bool inSandbox = r && r->sandboxId == current->id;
-    if (inSandbox && r->state == v1::CONTAINER_EXITED && r->exitCode == 0) continue;
-    for (const auto& c : containers) out.waiting.try_emplace(str(c, {"name"}), Waiting{"PodInitializing", ""});
-    if (inSandbox && r->state == v1::CONTAINER_RUNNING) return out;
+    if (!sidecar && inSandbox && r->state == v1::CONTAINER_EXITED && r->exitCode == 0) continue;
+    if (sidecar && inSandbox && r->state == v1::CONTAINER_RUNNING) {
+      if (initialized || containerStarted(ic, *r)) continue;
+      holdApps();
+      return out;  // its startup probe will trigger the next sync
+    }
+    if (inSandbox && r->state == v1::CONTAINER_RUNNING) {
+      holdApps();
+      return out;
+    }
     if (inSandbox && r->state == v1::CONTAINER_CREATED) {
       out.changed = true;
       if (auto st = cri_.startContainer(r->id); !st.ok()) {
         out.waiting[name] = {"RunContainerError", std::string(st.message())};
         out.error = st;
       }
+      if (initialized) continue;
+      holdApps();
       return out;
     }
     int32_t restartCount = r ? r->restartCount + 1 : 0;
     if (inSandbox && r->state == v1::CONTAINER_EXITED) {
-      // Failed: the pod fails with restartPolicy Never, else the container is retried with
-      // the crash-loop back-off.
-      if (policy == "Never") return out;
+      // A failed regular one fails the pod with restartPolicy Never; anything else is
+      // retried with the crash-loop back-off (a sidecar whatever its exit code).
+      if (!sidecar && policy == "Never") {
+        holdApps();
+        return out;
+      }
       if (auto remaining = crashLoopRemaining(pod, name, *r, &out)) {
         if (!out.retryAfter || *remaining < *out.retryAfter) out.retryAfter = *remaining;
+        if (initialized) continue;
+        holdApps();
         return out;
       }
     }
@@ -710,8 +782,14 @@ SyncOutcome PodRuntime::sync(const json& pod, const PodRuntimeState& state) {
     if (!st.ok()) {
       out.waiting[name] = w.reason.empty() ? Waiting{"PodInitializing", ""} : w;
       if (retry && (!out.retryAfter || *retry < *out.retryAfter)) out.retryAfter = *retry;
-      out.error = st;
+      if (out.error.ok()) out.error = st;
+      if (initialized) continue;
+      holdApps();
+      return out;
     }
+    if (initialized) continue;
+    if (sidecar && !hasStartupProbe(ic)) continue;  // started: the next one may start now
+    holdApps();
     return out;
   }
 
@@ -836,20 +914,52 @@ void PodRuntime::trackProbes(const json& pod, const PodRuntimeState& state) {
   opts_.probes->setRunning(pod, podIp, running);
 }
 
+bool PodRuntime::containerStarted(const json& container, const ContainerRecord& r) const {
+  if (r.state != v1::CONTAINER_RUNNING) return false;
+  if (!opts_.probes || !hasStartupProbe(container)) return true;
+  return opts_.probes->started(r.id).value_or(false);
+}
+
+bool PodRuntime::stopSidecars(const json& pod, const PodRuntimeState& state, int64_t gracePeriodSeconds,
+                              std::chrono::steady_clock::time_point since, absl::Status* firstError) {
+  const std::string podIp =
+      !state.sandboxes.empty() && !state.sandboxes.front().ips.empty() ? state.sandboxes.front().ips.front() : "";
+  const json& init = objects::array(pod, {"spec", "initContainers"});
+  bool stopped = false;
+  for (auto it = init.rbegin(); it != init.rend(); ++it) {
+    if (!isSidecar(*it)) continue;
+    for (const auto& c : state.containers) {
+      if (c.name != str(*it, {"name"}) || (c.state != v1::CONTAINER_RUNNING && c.state != v1::CONTAINER_CREATED)) continue;
+      // Each gets what is left of the pod's grace period.
+      int64_t left = gracePeriodSeconds -
+                     std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - since).count();
+      auto st = killContainer(pod, c, std::max<int64_t>(left, 0), "", podIp);
+      stopped = true;
+      if (!st.ok() && !isNotFound(st) && firstError && firstError->ok()) *firstError = st;
+    }
+  }
+  return stopped;
+}
+
 absl::Status PodRuntime::kill(const json& pod, int64_t gracePeriodSeconds) {
   const std::string uid = str(pod, {"metadata", "uid"});
   // A pod being stopped is not probed any more (upstream stops liveness and startup probes
   // at once; readiness no longer matters once it stops).
   if (opts_.probes) opts_.probes->removePod(uid);
   ASSIGN_OR_RETURN(auto state, this->state(uid));
+  const auto since = std::chrono::steady_clock::now();
   const std::string podIp =
       !state.sandboxes.empty() && !state.sandboxes.front().ips.empty() ? state.sandboxes.front().ips.front() : "";
+  std::set<std::string> sidecars;
+  for (const auto& ic : objects::array(pod, {"spec", "initContainers"}))
+    if (isSidecar(ic)) sidecars.insert(str(ic, {"name"}));
   std::vector<std::thread> stops;
   std::mutex errMu;
   absl::Status firstError;
   for (const auto& c : state.containers) {
     if (c.state != v1::CONTAINER_RUNNING && c.state != v1::CONTAINER_CREATED) continue;
-    // Containers stop in parallel, each with the full grace period.
+    if (sidecars.count(c.name)) continue;
+    // The app (and init) containers stop in parallel, each with the full grace period.
     stops.emplace_back([&, c] {
       auto st = killContainer(pod, c, gracePeriodSeconds, "", podIp);
       if (!st.ok() && !isNotFound(st)) {
@@ -859,6 +969,9 @@ absl::Status PodRuntime::kill(const json& pod, int64_t gracePeriodSeconds) {
     });
   }
   for (auto& t : stops) t.join();
+  RETURN_IF_ERROR(firstError);
+  // Then the sidecars, last declared first, so the apps keep their helpers to the end.
+  stopSidecars(pod, state, gracePeriodSeconds, since, &firstError);
   RETURN_IF_ERROR(firstError);
   for (const auto& s : state.sandboxes) {
     if (!s.ready) continue;
@@ -970,26 +1083,25 @@ json PodRuntime::buildStatus(const json& pod, const PodRuntimeState& state, cons
       }
       if (r->state == v1::CONTAINER_RUNNING) {
         s["state"] = {{"running", {{"startedAt", objects::formatTimeNanos(r->startedAt ? r->startedAt : nowNanos())}}}};
-        // Started once the startup probe succeeded (at once without one); ready when started
-        // and the readiness probe succeeded (at once without one). An init container is
-        // ready once it completed.
-        bool started = true, ready = !init;
-        if (opts_.probes && !init) {
-          if (const json* p = objects::find(c, {"startupProbe"}); p && p->is_object()) {
-            started = opts_.probes->started(r->id).value_or(false);
-          }
+        // Regular init containers are ready once they completed (below). App containers and
+        // sidecars are started once their startup probe succeeded and ready once started and
+        // their readiness probe succeeded (each at once without that probe).
+        const bool probed = !init || isSidecar(c);
+        const bool started = !probed || containerStarted(c, *r);
+        bool ready = probed && started;
+        if (ready && opts_.probes) {
           if (const json* p = objects::find(c, {"readinessProbe"}); p && p->is_object()) {
             ready = opts_.probes->ready(r->id).value_or(false);
           }
         }
-        s["ready"] = ready && started;
+        s["ready"] = ready;
         s["started"] = started;
       } else if (r->state == v1::CONTAINER_EXITED && waitingIt != outcome.waiting.end()) {
         s["state"] = {{"waiting", {{"reason", waitingIt->second.reason}, {"message", waitingIt->second.message}}}};
         s["lastState"] = {{"terminated", terminatedState(*r)}};
       } else if (r->state == v1::CONTAINER_EXITED) {
         s["state"] = {{"terminated", terminatedState(*r)}};
-        if (init && r->exitCode == 0) s["ready"] = true;
+        if (init && !isSidecar(c) && r->exitCode == 0) s["ready"] = true;
       } else if (waitingIt != outcome.waiting.end()) {
         // Created but not started: why the start failed (RunContainerError).
         json wj = {{"reason", waitingIt->second.reason}};
@@ -1007,19 +1119,27 @@ json PodRuntime::buildStatus(const json& pod, const PodRuntimeState& state, cons
     return s;
   };
   json initStatuses = json::array();
+  std::vector<std::string> notReady;  // sidecars first, then the app containers
   for (const auto& c : objects::array(pod, {"spec", "initContainers"})) {
     json s = statusOf(c, true);
-    if (!s["ready"].get<bool>()) {
+    // Initialized: each regular init container succeeded, each sidecar started.
+    if (!s[isSidecar(c) ? "started" : "ready"].get<bool>()) {
       initialized = false;
       incomplete.push_back(str(c, {"name"}));
     }
+    if (isSidecar(c) && !s["ready"].get<bool>()) notReady.push_back(str(c, {"name"}));
     initStatuses.push_back(std::move(s));
   }
   json statuses = json::array();
-  std::vector<std::string> notReady;
   for (const auto& c : objects::array(pod, {"spec", "containers"})) {
     json s = statusOf(c, false);
     if (!s["ready"].get<bool>()) notReady.push_back(str(c, {"name"}));
+    // Once an app container ran, the pod stays initialized (a sidecar may be restarting).
+    if (objects::find(s, {"state", "running"}) || objects::find(s, {"state", "terminated"}) ||
+        objects::find(s, {"lastState", "terminated"})) {
+      initialized = true;
+      incomplete.clear();
+    }
     statuses.push_back(std::move(s));
   }
 

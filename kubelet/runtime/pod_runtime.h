@@ -162,6 +162,13 @@ class PodRuntime {
   absl::StatusOr<v1::Image> ensureImage(const json& pod, const json& container, const SandboxConfig& sandbox,
                                           Waiting* waiting, std::optional<std::chrono::milliseconds>* retry);
   void forgetExitMessage(const std::string& containerId);
+  // A running app container or sidecar is started once its startup probe succeeded (at once
+  // without one); a started sidecar lets the next init container start.
+  bool containerStarted(const json& container, const ContainerRecord& r) const;
+  // Stops the pod's running sidecars, last declared first, each with what is left of
+  // `gracePeriodSeconds` counted from `since`. Returns whether it stopped any.
+  bool stopSidecars(const json& pod, const PodRuntimeState& state, int64_t gracePeriodSeconds,
+                    std::chrono::steady_clock::time_point since, absl::Status* firstError);
   // The credentials of the pod's imagePullSecrets, in order; secrets that cannot be read or
   // parsed are skipped with a FailedToRetrieveImagePullSecret event.
   std::vector<PullCredential> pullCredentials(const json& pod);

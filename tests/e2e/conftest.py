@@ -17,6 +17,8 @@ HACK = REPO / "hack"
 STATE = Path(os.environ.get("CUBELET_STATE", "/var/lib/cubelet-dev"))
 NODE_NAME = os.environ.get("CUBELET_NODE_NAME", "cubelet-node")
 NETNS = os.environ.get("CUBELET_NETNS", "cubelet-dev")
+# The upstream e2e suite's agnhost (hack/build-images.sh; version from the pinned k8s.io/kubernetes).
+AGNHOST = "localhost:5000/e2e-test-images/agnhost:2.66.1"
 
 
 def kubectl(*args, check=True, timeout=60, stdin=None):

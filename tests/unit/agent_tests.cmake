@@ -17,6 +17,7 @@ set(_agent_tests
   pod_workers_test:kubelet_pod
   admission_test:kubelet_pod
   status_manager_test:kubelet_pod
+  static_pods_test:kubelet_pod
   prober_handlers_test:kubelet_prober
   probe_manager_test:kubelet_prober
 )

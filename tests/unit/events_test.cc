@@ -68,7 +68,7 @@ class EventRecorderTest : public ::testing::Test {
     config::RestConfig rc;
     rc.server = fake_.url();
     client_ = std::move(*Client::create(rc));
-    recorder_ = std::make_unique<EventRecorder>(*client_, "kubelet", "node1", 1000, 1000);
+    recorder_ = std::make_unique<EventRecorder>(client_.get(), "kubelet", "node1", 1000, 1000);
     thread_ = std::jthread([this](std::stop_token st) { recorder_->run(st); });
   }
   void TearDown() override {

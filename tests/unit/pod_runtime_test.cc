@@ -72,7 +72,7 @@ class PodRuntimeTest : public ::testing::Test {
     auto client = api::Client::create(rc);
     ASSERT_TRUE(client.ok()) << client.status();
     client_ = std::move(*client);
-    recorder_ = std::make_unique<api::EventRecorder>(*client_, "kubelet", "node1", 1000, 1000);
+    recorder_ = std::make_unique<api::EventRecorder>(client_.get(), "kubelet", "node1", 1000, 1000);
     recorderThread_ = std::jthread([this](std::stop_token st) { recorder_->run(st); });
     makeRuntime(60s, 300s);
   }
@@ -1096,6 +1096,122 @@ TEST_F(PodRuntimeTest, FailedInitContainerIsRetriedWithBackOff) {
 
 namespace cubelet::runtime {
 namespace {
+
+// Sidecars (init containers with restartPolicy Always) around one regular init container.
+json withSidecars(json pod) {
+  auto c = [](const std::string& name, bool sidecar) {
+    json j = {{"name", name}, {"image", "busybox:1.36"}, {"imagePullPolicy", "IfNotPresent"}, {"command", {"sh"}}};
+    if (sidecar) j["restartPolicy"] = "Always";
+    return j;
+  };
+  pod["spec"]["initContainers"] = json::array({c("side1", true), c("init", false), c("side2", true)});
+  return pod;
+}
+
+const ContainerRecord* runningNamed(const PodRuntimeState& st, const std::string& name) {
+  const ContainerRecord* r = st.latest(name);
+  return r && r->state == v1::CONTAINER_RUNNING ? r : nullptr;
+}
+
+TEST_F(PodRuntimeTest, SidecarsStartInOrderKeepRunningAndGateTheNextInitContainer) {
+  fake().addImage("busybox:1.36");
+  json pod = withSidecars(makePod("Always"));
+  // First sync: side1 starts (no startup probe: started at once), then the regular init
+  // container, which must finish before anything else.
+  auto out = syncPod(pod);
+  ASSERT_TRUE(out.error.ok()) << out.error;
+  auto st = stateOf();
+  ASSERT_NE(runningNamed(st, "side1"), nullptr);
+  const ContainerRecord* init = runningNamed(st, "init");
+  ASSERT_NE(init, nullptr);
+  EXPECT_EQ(st.latest("side2"), nullptr);
+  EXPECT_EQ(st.latest("app"), nullptr);
+  json status = runtime_->buildStatus(pod, st, out, json::object(), std::chrono::system_clock::now());
+  EXPECT_EQ(status["phase"], "Pending");
+  EXPECT_EQ(conditionOf(status, "Initialized")->at("message"), "containers with incomplete status: [init side2]");
+  EXPECT_EQ(status["initContainerStatuses"][0]["started"], true);
+  EXPECT_EQ(status["initContainerStatuses"][0]["ready"], true);
+  ASSERT_TRUE(fake().exitContainer(init->id, 0));
+  // Then side2 and the app in the same sync.
+  out = syncPod(pod);
+  ASSERT_TRUE(out.error.ok()) << out.error;
+  st = stateOf();
+  ASSERT_NE(runningNamed(st, "side2"), nullptr);
+  ASSERT_NE(runningNamed(st, "app"), nullptr);
+  status = runtime_->buildStatus(pod, st, out, json::object(), std::chrono::system_clock::now());
+  EXPECT_EQ(status["phase"], "Running");
+  EXPECT_EQ(conditionOf(status, "Initialized")->at("status"), "True");
+  EXPECT_EQ(conditionOf(status, "Ready")->at("status"), "True");
+  // A sidecar that exits is restarted, even with the app running and whatever its code.
+  const std::string side1 = runningNamed(st, "side1")->id;
+  ASSERT_TRUE(fake().exitContainer(side1, 0));
+  st = stateOf();
+  status = runtime_->buildStatus(pod, st, {}, json::object(), std::chrono::system_clock::now());
+  EXPECT_EQ(status["phase"], "Running") << "a restarting sidecar does not make the pod Pending again";
+  EXPECT_EQ(conditionOf(status, "Initialized")->at("status"), "True");
+  EXPECT_EQ(conditionOf(status, "ContainersReady")->at("message"), "containers with unready status: [side1]");
+  out = syncPod(pod);
+  ASSERT_TRUE(out.error.ok()) << out.error;
+  st = stateOf();
+  ASSERT_NE(runningNamed(st, "side1"), nullptr);
+  EXPECT_NE(runningNamed(st, "side1")->id, side1);
+  EXPECT_EQ(runningNamed(st, "side1")->restartCount, 1);
+  EXPECT_EQ(st.latest("init")->restartCount, 0) << "the regular init container is not run again";
+}
+
+TEST_F(PodRuntimeTest, SidecarsStopAfterTheAppsInReverseOrder) {
+  fake().addImage("busybox:1.36");
+  json pod = withSidecars(makePod("Always"));
+  (void)syncPod(pod);
+  ASSERT_TRUE(fake().exitContainer(runningNamed(stateOf(), "init")->id, 0));
+  (void)syncPod(pod);
+  auto st = stateOf();
+  std::map<std::string, std::string> names;
+  for (const auto& c : st.containers) names[c.id] = c.name;
+  fake().clearCalls();
+  ASSERT_TRUE(runtime_->kill(pod, 5).ok());
+  std::vector<std::string> order;
+  for (const auto& c : fake().recordedCalls()) {
+    if (c.name != "StopContainer") continue;
+    order.push_back(names[dynamic_cast<const v1::StopContainerRequest&>(*c.request).container_id()]);
+  }
+  EXPECT_EQ(order, (std::vector<std::string>{"app", "side2", "side1"}));
+}
+
+TEST_F(PodRuntimeTest, NeverPodWithSidecarsEndsWhenTheAppsAreDone) {
+  fake().addImage("busybox:1.36");
+  json pod = withSidecars(makePod("Never"));
+  (void)syncPod(pod);
+  ASSERT_TRUE(fake().exitContainer(runningNamed(stateOf(), "init")->id, 0));
+  (void)syncPod(pod);
+  ASSERT_TRUE(fake().exitContainer(runningNamed(stateOf(), "app")->id, 0));
+  auto out = syncPod(pod);
+  ASSERT_TRUE(out.error.ok()) << out.error;
+  EXPECT_TRUE(out.changed);
+  auto st = stateOf();
+  EXPECT_EQ(runningNamed(st, "side1"), nullptr) << "the sidecars are stopped";
+  EXPECT_EQ(runningNamed(st, "side2"), nullptr);
+  json status = runtime_->buildStatus(pod, st, {}, json::object(), std::chrono::system_clock::now());
+  EXPECT_EQ(status["phase"], "Succeeded") << "stopped sidecars do not count";
+}
+
+TEST_F(PodRuntimeTest, SidecarPhaseRules) {
+  json pod = withSidecars(makePod("Always"));
+  auto running = [](bool started) {
+    return json{{"state", {{"running", json::object()}}}, {"started", started}};
+  };
+  json done = {{"state", {{"terminated", {{"exitCode", 0}}}}}};
+  json app = json::array({{{"name", "app"}, {"state", {{"running", json::object()}}}}});
+  json inits = json::array({running(true), done, running(false)});
+  inits[0]["name"] = "side1";
+  inits[1]["name"] = "init";
+  inits[2]["name"] = "side2";
+  EXPECT_EQ(podPhase(pod, json::array(), inits), "Pending") << "side2 not started, no app ran";
+  EXPECT_EQ(podPhase(pod, app, inits), "Running") << "an app ran: a sidecar restarting keeps the pod Running";
+  inits[2] = running(true);
+  inits[2]["name"] = "side2";
+  EXPECT_EQ(podPhase(pod, app, inits), "Running");
+}
 
 TEST_F(PodRuntimeTest, FailingPostStartHookKillsTheContainer) {
   fake().addImage("busybox:1.36");

@@ -152,7 +152,7 @@ class ProbeManagerTest : public ::testing::Test {
     auto client = api::Client::create(rc);
     ASSERT_TRUE(client.ok()) << client.status();
     client_ = std::move(*client);
-    recorder_ = std::make_unique<api::EventRecorder>(*client_, "kubelet", "node1", 1000, 1000);
+    recorder_ = std::make_unique<api::EventRecorder>(client_.get(), "kubelet", "node1", 1000, 1000);
     recorderThread_ = std::jthread([this](std::stop_token st) { recorder_->run(st); });
   }
   void TearDown() override {

@@ -77,7 +77,7 @@ class StatusManagerTest : public ::testing::Test {
     config::RestConfig rc;
     rc.server = fake_.url();
     client_ = std::move(*api::Client::create(rc));
-    sm_ = std::make_unique<StatusManager>(*client_);
+    sm_ = std::make_unique<StatusManager>(client_.get());
   }
   void startSender() {
     thread_ = std::jthread([this](std::stop_token st) { sm_->run(st); });
@@ -125,6 +125,33 @@ TEST_F(StatusManagerTest, GonePodsAreDroppedNotRetried) {
   ASSERT_TRUE(eventually([&] { return sm_->flushed() && fake_.patches().size() == 1; }));
   std::this_thread::sleep_for(200ms);
   EXPECT_EQ(fake_.patches().size(), 1u);
+}
+
+TEST_F(StatusManagerTest, StaticPodStatusGoesToItsMirrorAndWaitsForOne) {
+  json staticPod = pod("static-uid");
+  staticPod["metadata"]["annotations"] = {{"kubernetes.io/config.source", "file"}};
+  startSender();
+  sm_->setPodStatus(staticPod, {{"phase", "Running"}});
+  std::this_thread::sleep_for(100ms);
+  EXPECT_TRUE(fake_.patches().empty()) << "no mirror pod yet: nothing to patch";
+  EXPECT_EQ(sm_->podStatus("static-uid").value()["phase"], "Running") << "kept for the next sync";
+  json mirror = pod("mirror-1");
+  sm_->setPodStatus(staticPod, {{"phase", "Running"}}, &mirror);
+  ASSERT_TRUE(eventually([&] { return fake_.patches().size() == 1; }));
+  EXPECT_EQ(fake_.patches()[0]["metadata"]["uid"], "mirror-1") << "the precondition is the mirror's UID";
+  // A recreated mirror gets the same status again, under its own UID.
+  json mirror2 = pod("mirror-2");
+  sm_->setPodStatus(staticPod, {{"phase", "Running"}}, &mirror2);
+  ASSERT_TRUE(eventually([&] { return fake_.patches().size() == 2; }));
+  EXPECT_EQ(fake_.patches()[1]["metadata"]["uid"], "mirror-2");
+}
+
+TEST(StatusManagerStandaloneTest, KeepsStatusesWithoutAnApiserver) {
+  StatusManager sm(nullptr);
+  sm.setPodStatus(pod("u"), {{"phase", "Running"}});
+  sm.requestDeletion(pod("u"));
+  EXPECT_TRUE(sm.flushed()) << "nothing is queued for sending";
+  EXPECT_EQ(sm.podStatus("u").value()["phase"], "Running");
 }
 
 }  // namespace
