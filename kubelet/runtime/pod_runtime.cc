@@ -740,16 +740,30 @@ SyncOutcome PodRuntime::sync(const json& pod, const PodRuntimeState& state) {
     const ContainerRecord* r = state.latest(name);
     const bool inSandbox = r && r->sandboxId == current->id;
     if (!sidecar && inSandbox && r->state == v1::CONTAINER_EXITED && r->exitCode == 0) continue;
+    bool probeKilled = false;
     if (sidecar && inSandbox && r->state == v1::CONTAINER_RUNNING) {
-      if (initialized || containerStarted(ic, *r)) continue;
-      holdApps();
-      return out;  // its startup probe will trigger the next sync
+      // A failed liveness or startup probe restarts a sidecar at once (below).
+      if (auto probed = probeKill(pod, ic, *r, true)) {
+        out.changed = true;
+        auto st = killContainer(pod, *r, probed->grace, probed->message);
+        if (!st.ok() && !isNotFound(st)) {
+          if (out.error.ok()) out.error = st;
+          if (initialized) continue;
+          holdApps();
+          return out;
+        }
+        probeKilled = true;
+      } else {
+        if (initialized || containerStarted(ic, *r)) continue;
+        holdApps();
+        return out;  // its startup probe will trigger the next sync
+      }
     }
-    if (inSandbox && r->state == v1::CONTAINER_RUNNING) {
+    if (!probeKilled && inSandbox && r->state == v1::CONTAINER_RUNNING) {
       holdApps();
       return out;
     }
-    if (inSandbox && r->state == v1::CONTAINER_CREATED) {
+    if (!probeKilled && inSandbox && r->state == v1::CONTAINER_CREATED) {
       out.changed = true;
       if (auto st = cri_.startContainer(r->id); !st.ok()) {
         out.waiting[name] = {"RunContainerError", std::string(st.message())};
@@ -768,6 +782,14 @@ SyncOutcome PodRuntime::sync(const json& pod, const PodRuntimeState& state) {
         return out;
       }
       if (auto remaining = crashLoopRemaining(pod, name, *r, &out)) {
+        if (!out.retryAfter || *remaining < *out.retryAfter) out.retryAfter = *remaining;
+        if (initialized) continue;
+        holdApps();
+        return out;
+      }
+    }
+    if (probeKilled) {
+      if (auto remaining = probeRestartBackoff(pod, state, *r, &out)) {
         if (!out.retryAfter || *remaining < *out.retryAfter) out.retryAfter = *remaining;
         if (initialized) continue;
         holdApps();
@@ -817,21 +839,9 @@ SyncOutcome PodRuntime::sync(const json& pod, const PodRuntimeState& state) {
         }
         if (probed) {
           if (policy == "Never") continue;
-          // Restarted in the same sync, as upstream, unless the crash-loop back-off of an
-          // earlier instance that exited in this sandbox still runs.
-          const ContainerRecord* earlier = nullptr;
-          for (const auto& other : state.containers) {
-            if (&other != r && other.name == name && other.sandboxId == current->id &&
-                other.state == v1::CONTAINER_EXITED) {
-              earlier = &other;
-              break;
-            }
-          }
-          if (earlier) {
-            if (auto remaining = crashLoopRemaining(pod, name, *earlier, &out)) {
-              if (!out.retryAfter || *remaining < *out.retryAfter) out.retryAfter = *remaining;
-              continue;
-            }
+          if (auto remaining = probeRestartBackoff(pod, state, *r, &out)) {
+            if (!out.retryAfter || *remaining < *out.retryAfter) out.retryAfter = *remaining;
+            continue;
           }
         }
         restartCount = r->restartCount + 1;
@@ -877,9 +887,13 @@ std::optional<PodRuntime::ProbeKill> PodRuntime::probeKill(const json& pod, cons
   auto failure = opts_.probes->failed(c.id);
   if (!failure) return std::nullopt;
   const bool liveness = failure->probe == ProbeKind::kLiveness;
+  // Sidecars read "Init container <name> failed ... probe" (computeInitContainerActions),
+  // app containers "Container <name> failed ... probe[, will be restarted]".
+  const bool sidecar = isSidecar(container);
   ProbeKill k;
-  k.message = "Container " + str(container, {"name"}) + (liveness ? " failed liveness probe" : " failed startup probe");
-  if (restart) k.message += ", will be restarted";
+  k.message = (sidecar ? "Init container " : "Container ") + str(container, {"name"}) +
+              (liveness ? " failed liveness probe" : " failed startup probe");
+  if (restart && !sidecar) k.message += ", will be restarted";
   // setTerminationGracePeriod: a deletion's grace first, then the probe's own, then the pod's.
   if (int64_t deletion = objects::integer(pod, {"metadata", "deletionGracePeriodSeconds"}, -1); deletion >= 0) {
     k.grace = deletion;
@@ -912,6 +926,20 @@ void PodRuntime::trackProbes(const json& pod, const PodRuntimeState& state) {
     }
   }
   opts_.probes->setRunning(pod, podIp, running);
+}
+
+std::optional<std::chrono::milliseconds> PodRuntime::probeRestartBackoff(const json& pod, const PodRuntimeState& state,
+                                                                          const ContainerRecord& killed,
+                                                                          SyncOutcome* out) {
+  // Restarted in the same sync, as upstream, unless the crash-loop back-off of an earlier
+  // instance that exited in this sandbox still runs (upstream's doBackOff looks at that one).
+  for (const auto& other : state.containers) {
+    if (&other != &killed && other.name == killed.name && other.sandboxId == killed.sandboxId &&
+        other.state == v1::CONTAINER_EXITED) {
+      return crashLoopRemaining(pod, killed.name, other, out);
+    }
+  }
+  return std::nullopt;
 }
 
 bool PodRuntime::containerStarted(const json& container, const ContainerRecord& r) const {

@@ -185,6 +185,10 @@ class PodRuntime {
   };
   std::optional<ProbeKill> probeKill(const json& pod, const json& container, const ContainerRecord& c,
                                      bool restart) const;
+  // After `killed` was killed for a probe: the crash-loop back-off left of the instance that
+  // exited before it in the same sandbox (it is restarted at once when none or none left).
+  std::optional<std::chrono::milliseconds> probeRestartBackoff(const json& pod, const PodRuntimeState& state,
+                                                               const ContainerRecord& killed, SyncOutcome* out);
   api::ObjectRef podRef(const json& pod, const std::string& container = "") const;
 
   CriClient& cri_;

@@ -1524,5 +1524,66 @@ TEST_F(PodRuntimeTest, HttpGetHookUsesTheSharedProbeClient) {
   EXPECT_EQ(custom, "1");
 }
 
+TEST_F(PodRuntimeProbeTest, SidecarStartupProbeGatesTheSequenceAndReadinessCounts) {
+  json pod = withSidecars(makePod("Always"));
+  pod["spec"]["initContainers"][0]["startupProbe"] = {{"exec", {{"command", {"true"}}}}};
+  pod["spec"]["initContainers"][0]["readinessProbe"] = {{"exec", {{"command", {"true"}}}}};
+  (void)syncPod(pod);
+  auto st = stateOf();
+  ASSERT_NE(runningNamed(st, "side1"), nullptr);
+  const std::string side1 = runningNamed(st, "side1")->id;
+  EXPECT_EQ(st.latest("init"), nullptr) << "side1 has not started: its startup probe has not passed";
+  json status = statusOf(pod);
+  EXPECT_EQ(status["initContainerStatuses"][0]["started"], false);
+  EXPECT_EQ(status["initContainerStatuses"][0]["ready"], false);
+
+  // The startup probe passed: the sequence goes on.
+  probes.startup[side1] = true;
+  (void)syncPod(pod);
+  st = stateOf();
+  const ContainerRecord* init = runningNamed(st, "init");
+  ASSERT_NE(init, nullptr);
+  ASSERT_TRUE(fake().exitContainer(init->id, 0));
+  (void)syncPod(pod);
+  st = stateOf();
+  ASSERT_NE(runningNamed(st, "app"), nullptr);
+  // The sidecar's readiness counts for the pod's.
+  status = statusOf(pod);
+  EXPECT_EQ(status["initContainerStatuses"][0]["started"], true);
+  EXPECT_EQ(status["initContainerStatuses"][0]["ready"], false);
+  EXPECT_EQ((*conditionOf(status, "ContainersReady"))["message"], "containers with unready status: [side1]");
+  probes.readiness[side1] = true;
+  status = statusOf(pod);
+  EXPECT_EQ((*conditionOf(status, "Ready"))["status"], "True");
+}
+
+TEST_F(PodRuntimeProbeTest, SidecarLivenessFailureRestartsIt) {
+  json pod = withSidecars(makePod("Always"));
+  pod["spec"]["initContainers"][2]["livenessProbe"] = {{"exec", {{"command", {"true"}}}},
+                                                       {"terminationGracePeriodSeconds", 4}};
+  (void)syncPod(pod);
+  ASSERT_TRUE(fake().exitContainer(runningNamed(stateOf(), "init")->id, 0));
+  (void)syncPod(pod);
+  auto st = stateOf();
+  const ContainerRecord* side2 = runningNamed(st, "side2");
+  ASSERT_NE(side2, nullptr);
+  ASSERT_NE(runningNamed(st, "app"), nullptr);
+  const std::string first = side2->id;
+  probes.failures[first] = ProbeFailure{ProbeKind::kLiveness, 4};
+  fake().clearCalls();
+  auto out = syncPod(pod);
+  EXPECT_TRUE(out.error.ok()) << out.error;
+  auto stop = fake().lastRequest<v1::StopContainerRequest>("StopContainer");
+  ASSERT_TRUE(stop);
+  EXPECT_EQ(stop->container_id(), first);
+  EXPECT_EQ(stop->timeout(), 4);
+  EXPECT_TRUE(hasEvent("Killing", "Init container side2 failed liveness probe"));
+  st = stateOf();
+  ASSERT_NE(runningNamed(st, "side2"), nullptr);
+  EXPECT_NE(runningNamed(st, "side2")->id, first);
+  EXPECT_EQ(runningNamed(st, "side2")->restartCount, 1);
+  EXPECT_EQ(fake().callCount("StopContainer"), 1) << "the app and the other sidecar keep running";
+}
+
 }  // namespace
 }  // namespace cubelet::runtime
