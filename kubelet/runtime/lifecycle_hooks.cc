@@ -50,10 +50,7 @@ absl::Status httpHook(const json& get, const HookTarget& t, std::chrono::seconds
   if (!request.ok()) return absl::InvalidArgumentError(prefix + std::string(request.status().message()) + ", message: \"\"");
   auto res = prober::httpGet(*request, timeout.count() > 0 ? timeout : std::chrono::seconds(10));
   if (!res.ok()) return absl::Status(res.status().code(), prefix + std::string(res.status().message()) + ", message: \"\"");
-  if (res->status < 200 || res->status >= 400) {
-    return absl::FailedPreconditionError(prefix + "HTTP lifecycle hook returned status " + std::to_string(res->status) +
-                                         ", message: \"" + res->body.substr(0, 1024) + "\"");
-  }
+  // As upstream: any answer is a success; only a request that got none fails the hook.
   return absl::OkStatus();
 }
 

@@ -2,7 +2,7 @@
 // (pkg/kubelet/lifecycle/handlers.go): exec through CRI ExecSync, httpGet against the pod
 // with the request and client httpGet probes use (kubelet/prober/http_get.h: host defaulting
 // to the pod IP, named ports, User-Agent kube-lifecycle/<version>, same-host redirects;
-// 2xx/3xx is success), and sleep.
+// any HTTP answer is success, only a failed request fails), and sleep.
 #pragma once
 
 #include <chrono>

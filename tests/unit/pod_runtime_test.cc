@@ -1524,6 +1524,27 @@ TEST_F(PodRuntimeTest, HttpGetHookUsesTheSharedProbeClient) {
   EXPECT_EQ(custom, "1");
 }
 
+TEST_F(PodRuntimeTest, HttpGetHookSucceedsOnAnyAnswerAndFailsWithoutOne) {
+  fake().addImage("busybox:1.36");
+  httplib::Server hookServer;
+  hookServer.Get("/broken", [&](const httplib::Request&, httplib::Response& res) { res.status = 500; });
+  int port = hookServer.bind_to_any_port("127.0.0.1");
+  std::thread t([&] { hookServer.listen_after_bind(); });
+  while (!hookServer.is_running()) std::this_thread::sleep_for(5ms);
+  json pod = makePod("Always");
+  pod["spec"]["containers"][0]["lifecycle"] = {
+      {"postStart", {{"httpGet", {{"host", "127.0.0.1"}, {"path", "/broken"}, {"port", port}}}}}};
+  runPod(pod);  // a 500 is an answer: upstream runs the container on
+  hookServer.stop();
+  t.join();
+  // Nothing listens any more: no answer fails the hook and kills the container.
+  json other = makePod("Always", "busybox:1.36", "IfNotPresent", "uid-hook-2", "web2");
+  other["spec"]["containers"][0]["lifecycle"] = pod["spec"]["containers"][0]["lifecycle"];
+  auto out = syncPod(other);
+  EXPECT_FALSE(out.error.ok());
+  EXPECT_EQ(out.waiting["app"].reason, "PostStartHookError");
+}
+
 TEST_F(PodRuntimeProbeTest, SidecarStartupProbeGatesTheSequenceAndReadinessCounts) {
   json pod = withSidecars(makePod("Always"));
   pod["spec"]["initContainers"][0]["startupProbe"] = {{"exec", {{"command", {"true"}}}}};
