@@ -10,6 +10,7 @@ behaviour is asserted, with generous timeouts, so the tests hold for the upstrea
 too."""
 
 import json
+import time
 
 from conftest import NODE_NAME, NS, apply, delete_pod as delete, get_pod, in_netns, kubectl, kubectl_json, unique, \
     wait_until
@@ -85,9 +86,13 @@ def fetch(pod_ip, path):
     """GET http://POD_IP:8080/PATH from the cluster's network namespace; returns the body."""
     script = ("import sys, urllib.request; "
               "sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=10).read().decode())")
-    r = in_netns("python3", "-c", script, f"http://{pod_ip}:8080{path}")
-    assert r.returncode == 0, f"GET {path} from {pod_ip}: {r.stderr.strip()}"
-    return r.stdout
+    # httpd may still be binding right after the container started: retry a few times.
+    for _ in range(10):
+        r = in_netns("python3", "-c", script, f"http://{pod_ip}:8080{path}")
+        if r.returncode == 0:
+            return r.stdout
+        time.sleep(1)
+    raise AssertionError(f"GET {path} from {pod_ip}: {r.stderr.strip()}")
 
 
 def events(name, reason):
@@ -159,7 +164,9 @@ def test_http_get_and_tcp_socket_probes_against_httpd():
         "readinessProbe": {"httpGet": {"path": "/cgi-bin/check", "port": "http",
                                        "httpHeaders": [{"name": "X-Probe", "value": "e2e"}]},
                            "periodSeconds": 1},
-        "livenessProbe": {"tcpSocket": {"port": 8080}, "periodSeconds": 1, "failureThreshold": 2},
+        # The delay lets httpd bind before the first probe (it would otherwise race the start).
+        "livenessProbe": {"tcpSocket": {"port": 8080}, "initialDelaySeconds": 3, "periodSeconds": 1,
+                          "failureThreshold": 2},
     }))
     try:
         p = running(name)
