@@ -21,8 +21,8 @@ constexpr std::chrono::milliseconds kMirrorRetry{5000};
 
 }  // namespace
 
-std::optional<json> PodLifecycle::syncMirror(const json& pod, bool* retry) {
-  if (!opts_.createMirror || !opts_.deleteMirror) return std::nullopt;
+bool PodLifecycle::syncMirror(const json& pod) {
+  if (!opts_.createMirror || !opts_.deleteMirror) return true;
   const std::string fullName = podFullName(pod);
   std::optional<json> mirror = manager_.mirror(fullName);
   if (mirror && (!isMirrorOf(*mirror, pod) || !str(*mirror, {"metadata", "deletionTimestamp"}).empty())) {
@@ -31,19 +31,17 @@ std::optional<json> PodLifecycle::syncMirror(const json& pod, bool* retry) {
     auto st = opts_.deleteMirror(*mirror);
     if (!st.ok() && !api::isNotFound(st) && !api::isConflict(st)) {
       LOG_WARNING << "Failed deleting a mirror pod " << fullName << ": " << st.message();
-      *retry = true;
-      return std::nullopt;
+      return false;
     }
     manager_.removeMirror(*mirror);
     mirror.reset();
   }
-  if (mirror) return mirror;
+  if (mirror) return true;
   const json node = opts_.node ? opts_.node() : json::object();
   const std::string nodeUid = str(node, {"metadata", "uid"});
   if (nodeUid.empty()) {
     // The mirror's owner is the Node: it must be registered first.
-    *retry = true;
-    return std::nullopt;
+    return false;
   }
   auto created = opts_.createMirror(mirrorPodFor(pod, opts_.nodeName, nodeUid));
   if (!created.ok()) {
@@ -51,12 +49,11 @@ std::optional<json> PodLifecycle::syncMirror(const json& pod, bool* retry) {
     if (!api::isAlreadyExists(created.status())) {
       LOG_WARNING << "Failed creating a mirror pod for " << fullName << ": " << created.status().message();
     }
-    *retry = true;
-    return std::nullopt;
+    return false;
   }
   LOG_INFO << "Created mirror pod " << fullName << " (" << str(*created, {"metadata", "uid"}) << ")";
   manager_.setMirror(*created);
-  return *created;
+  return true;
 }
 
 void PodLifecycle::setStatus(const json& pod, const json& status) {
@@ -162,10 +159,8 @@ SyncResult PodLifecycle::syncPod(const json& pod) {
     }
   }
   if (isStaticPod(pod)) {
-    bool retry = false;
     // The mirror first, so the status can go to it.
-    syncMirror(pod, &retry);
-    if (retry && (!requeue || kMirrorRetry < *requeue)) requeue = kMirrorRetry;
+    if (!syncMirror(pod) && (!requeue || kMirrorRetry < *requeue)) requeue = kMirrorRetry;
   }
   setStatus(pod, status);
   VLOG(2) << "synced pod " << str(pod, {"metadata", "namespace"}) << "/" << str(pod, {"metadata", "name"})

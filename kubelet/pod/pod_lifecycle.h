@@ -55,9 +55,9 @@ class PodLifecycle : public PodSyncer {
   // Admission of a pod not seen before: nullopt, or the upstream reason and message.
   std::optional<Rejection> admit(const json& pod);
   // Brings the static pod's mirror in line (deletes an outdated or deleted one, creates a
-  // missing one) and returns it; nullopt while there is none. `retry` is set when an
-  // apiserver call failed.
-  std::optional<json> syncMirror(const json& pod, bool* retry);
+  // missing one; the PodManager then holds it). False when an apiserver call failed or the
+  // Node is not known yet: the pod should be synced again soon.
+  bool syncMirror(const json& pod);
   // Sends the status to the apiserver object that shows the pod (a static pod's mirror).
   void setStatus(const json& pod, const json& status);
   // Deletes mirror pods whose static pod is gone.

@@ -569,6 +569,21 @@ absl::Status PodRuntime::startContainer(const json& pod, const json& container, 
   return absl::OkStatus();
 }
 
+bool PodRuntime::startInto(const json& pod, const json& container, const SandboxRecord& sandbox,
+                           const SandboxConfig& sandboxConfig, int32_t restartCount, const char* waitingReason,
+                           SyncOutcome& out) {
+  Waiting w;
+  std::optional<std::chrono::milliseconds> retry;
+  bool created = false;
+  auto st = startContainer(pod, container, sandbox, sandboxConfig, restartCount, &w, &retry, &created);
+  out.changed = out.changed || created;
+  if (st.ok()) return true;
+  out.waiting[str(container, {"name"})] = w.reason.empty() ? Waiting{waitingReason, ""} : w;
+  if (retry) out.retryNoLaterThan(*retry);
+  if (out.error.ok()) out.error = st;
+  return false;
+}
+
 absl::Status PodRuntime::killContainer(const json& pod, const ContainerRecord& c, int64_t grace,
                                        const std::string& why, const std::string& podIp) {
   events_.record(podRef(pod, c.name), "Normal", "Killing", why.empty() ? "Stopping container " + c.name : why);
@@ -782,7 +797,7 @@ SyncOutcome PodRuntime::sync(const json& pod, const PodRuntimeState& state) {
         return out;
       }
       if (auto remaining = crashLoopRemaining(pod, name, *r, &out)) {
-        if (!out.retryAfter || *remaining < *out.retryAfter) out.retryAfter = *remaining;
+        out.retryNoLaterThan(*remaining);
         if (initialized) continue;
         holdApps();
         return out;
@@ -790,21 +805,13 @@ SyncOutcome PodRuntime::sync(const json& pod, const PodRuntimeState& state) {
     }
     if (probeKilled) {
       if (auto remaining = probeRestartBackoff(pod, state, *r, &out)) {
-        if (!out.retryAfter || *remaining < *out.retryAfter) out.retryAfter = *remaining;
+        out.retryNoLaterThan(*remaining);
         if (initialized) continue;
         holdApps();
         return out;
       }
     }
-    Waiting w;
-    std::optional<std::chrono::milliseconds> retry;
-    bool created = false;
-    auto st = startContainer(pod, ic, *current, *sandboxConfig, restartCount, &w, &retry, &created);
-    out.changed = out.changed || created;
-    if (!st.ok()) {
-      out.waiting[name] = w.reason.empty() ? Waiting{"PodInitializing", ""} : w;
-      if (retry && (!out.retryAfter || *retry < *out.retryAfter)) out.retryAfter = *retry;
-      if (out.error.ok()) out.error = st;
+    if (!startInto(pod, ic, *current, *sandboxConfig, restartCount, "PodInitializing", out)) {
       if (initialized) continue;
       holdApps();
       return out;
@@ -840,7 +847,7 @@ SyncOutcome PodRuntime::sync(const json& pod, const PodRuntimeState& state) {
         if (probed) {
           if (policy == "Never") continue;
           if (auto remaining = probeRestartBackoff(pod, state, *r, &out)) {
-            if (!out.retryAfter || *remaining < *out.retryAfter) out.retryAfter = *remaining;
+            out.retryNoLaterThan(*remaining);
             continue;
           }
         }
@@ -861,22 +868,13 @@ SyncOutcome PodRuntime::sync(const json& pod, const PodRuntimeState& state) {
         restartCount = r->restartCount + 1;
         if (inSandbox) {
           if (auto remaining = crashLoopRemaining(pod, name, *r, &out)) {
-            if (!out.retryAfter || *remaining < *out.retryAfter) out.retryAfter = *remaining;
+            out.retryNoLaterThan(*remaining);
             continue;
           }
         }
       }
     }
-    Waiting w;
-    std::optional<std::chrono::milliseconds> retry;
-    bool created = false;
-    auto st = startContainer(pod, c, *current, *sandboxConfig, restartCount, &w, &retry, &created);
-    out.changed = out.changed || created;
-    if (!st.ok()) {
-      out.waiting[name] = w.reason.empty() ? Waiting{"ContainerCreating", ""} : w;
-      if (retry && (!out.retryAfter || *retry < *out.retryAfter)) out.retryAfter = *retry;
-      if (out.error.ok()) out.error = st;
-    }
+    (void)startInto(pod, c, *current, *sandboxConfig, restartCount, "ContainerCreating", out);
   }
   return out;
 }

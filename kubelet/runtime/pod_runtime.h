@@ -77,6 +77,10 @@ struct SyncOutcome {
   absl::Status error;  // a failure worth a retry with back-off (the status is still written)
   // The sync changed something in the runtime: its state must be read again for the status.
   bool changed = false;
+
+  void retryNoLaterThan(std::chrono::milliseconds d) {
+    if (!retryAfter || d < *retryAfter) retryAfter = d;
+  }
 };
 
 struct PodRuntimeOptions {
@@ -175,6 +179,10 @@ class PodRuntime {
   absl::Status startContainer(const json& pod, const json& container, const SandboxRecord& sandbox,
                               const SandboxConfig& sandboxConfig, int32_t restartCount, Waiting* waiting,
                               std::optional<std::chrono::milliseconds>* retry, bool* created);
+  // startContainer for a sync: on failure the container waits (with its own reason, else
+  // `waitingReason`), and the retry time and first error go to `out`. Returns success.
+  bool startInto(const json& pod, const json& container, const SandboxRecord& sandbox,
+                 const SandboxConfig& sandboxConfig, int32_t restartCount, const char* waitingReason, SyncOutcome& out);
   absl::Status killContainer(const json& pod, const ContainerRecord& c, int64_t grace, const std::string& why,
                              const std::string& podIp = "");
   // For a running container the prober failed (liveness or startup): the Killing message and

@@ -15,7 +15,7 @@
 #include <thread>
 
 #include "tests/fakes/fake_cri.h"
-#include "tests/fakes/fake_events_apiserver.h"
+#include "tests/fakes/recording_events.h"
 
 namespace cubelet::runtime {
 namespace {
@@ -66,24 +66,10 @@ class PodRuntimeTest : public ::testing::Test {
     auto cri = CriClient::connect(server_->endpoint(), 5s);
     ASSERT_TRUE(cri.ok()) << cri.status();
     cri_ = std::move(*cri);
-
-    config::RestConfig rc;
-    rc.server = apiserver_.url();
-    auto client = api::Client::create(rc);
-    ASSERT_TRUE(client.ok()) << client.status();
-    client_ = std::move(*client);
-    recorder_ = std::make_unique<api::EventRecorder>(client_.get(), "kubelet", "node1", 1000, 1000);
-    recorderThread_ = std::jthread([this](std::stop_token st) { recorder_->run(st); });
     makeRuntime(60s, 300s);
   }
   void TearDown() override {
-    if (recorderThread_.joinable()) {
-      recorderThread_.request_stop();
-      recorderThread_.join();
-    }
     runtime_.reset();
-    recorder_.reset();
-    client_.reset();
     cri_.reset();
     server_.reset();
     std::filesystem::remove_all(dir_);
@@ -98,7 +84,7 @@ class PodRuntimeTest : public ::testing::Test {
     o.backoffInitial = backoffInitial;
     o.backoffMax = backoffMax;
     o.probes = probes_;
-    runtime_ = std::make_unique<PodRuntime>(*cri_, *recorder_, std::move(o));
+    runtime_ = std::make_unique<PodRuntime>(*cri_, events_.recorder(), std::move(o));
   }
 
   testing::FakeRuntimeService& fake() { return server_->service(); }
@@ -129,19 +115,16 @@ class PodRuntimeTest : public ::testing::Test {
   }
   bool hasEvent(const std::string& reason, const std::string& messagePart = "") {
     return eventually([&] {
-      for (const auto& e : apiserver_.events())
+      for (const auto& e : events_.apiserver().events())
         if (e.reason == reason && e.message.find(messagePart) != std::string::npos) return true;
       return false;
     });
   }
 
   std::filesystem::path dir_;
-  FakeEventsApiserver apiserver_;
+  testing::RecordingEvents events_;
   std::unique_ptr<testing::FakeCriServer> server_;
   std::unique_ptr<CriClient> cri_;
-  std::unique_ptr<api::Client> client_;
-  std::unique_ptr<api::EventRecorder> recorder_;
-  std::jthread recorderThread_;
   std::unique_ptr<PodRuntime> runtime_;
   ContainerProbes* probes_ = nullptr;  // set before makeRuntime() to give it a prober
 };
@@ -972,7 +955,7 @@ TEST_F(PodRuntimeTest, RuntimeClassHandlerReachesTheSandbox) {
     if (name == "empty") return json{{"metadata", {{"name", "empty"}}}};
     return absl::NotFoundError("runtimeclasses.node.k8s.io \"" + name + "\" not found");
   };
-  runtime_ = std::make_unique<PodRuntime>(*cri_, *recorder_, std::move(o));
+  runtime_ = std::make_unique<PodRuntime>(*cri_, events_.recorder(), std::move(o));
   fake().addImage("busybox:1.36");
   json pod = makePod("Always");
   pod["spec"]["runtimeClassName"] = "fast";
@@ -1456,7 +1439,7 @@ TEST_F(PodRuntimeProbeTest, NeverPolicyKillsWithoutRestart) {
   probes.failures[first] = ProbeFailure{ProbeKind::kLiveness, std::nullopt};
   syncPod(pod);
   EXPECT_TRUE(hasEvent("Killing", "Container app failed liveness probe"));
-  for (const auto& e : apiserver_.events()) EXPECT_EQ(e.message.find("will be restarted"), std::string::npos);
+  for (const auto& e : events_.apiserver().events()) EXPECT_EQ(e.message.find("will be restarted"), std::string::npos);
   auto state = stateOf();
   ASSERT_EQ(state.containers.size(), 1u) << "no new container";
   EXPECT_EQ(state.containers[0].state, v1::CONTAINER_EXITED);

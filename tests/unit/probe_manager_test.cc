@@ -20,7 +20,7 @@
 
 #include "tests/fakes/fake_container.h"
 #include "tests/fakes/fake_cri.h"
-#include "tests/fakes/fake_events_apiserver.h"
+#include "tests/fakes/recording_events.h"
 
 namespace cubelet::prober {
 namespace {
@@ -146,21 +146,10 @@ json execProbe(int period, json extra = json::object()) {
 
 class ProbeManagerTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    config::RestConfig rc;
-    rc.server = apiserver_.url();
-    auto client = api::Client::create(rc);
-    ASSERT_TRUE(client.ok()) << client.status();
-    client_ = std::move(*client);
-    recorder_ = std::make_unique<api::EventRecorder>(client_.get(), "kubelet", "node1", 1000, 1000);
-    recorderThread_ = std::jthread([this](std::stop_token st) { recorder_->run(st); });
-  }
   void TearDown() override {
     runner_.open();
     if (manager_) manager_->stop();
     manager_.reset();
-    recorderThread_.request_stop();
-    recorderThread_.join();
   }
   // One "second" of probe timing is `second` here.
   void makeManager(std::chrono::milliseconds second = 40ms, int threads = 4) {
@@ -172,7 +161,7 @@ class ProbeManagerTest : public ::testing::Test {
       std::lock_guard<std::mutex> l(changesMu_);
       changes_.push_back(uid);
     };
-    manager_ = std::make_unique<ProbeManager>(runner_, *recorder_, std::move(o));
+    manager_ = std::make_unique<ProbeManager>(runner_, events_.recorder(), std::move(o));
   }
   size_t changes() {
     std::lock_guard<std::mutex> l(changesMu_);
@@ -183,10 +172,7 @@ class ProbeManagerTest : public ::testing::Test {
     return changes_;
   }
 
-  testing::FakeEventsApiserver apiserver_;
-  std::unique_ptr<api::Client> client_;
-  std::unique_ptr<api::EventRecorder> recorder_;
-  std::jthread recorderThread_;
+  testing::RecordingEvents events_;
   ScriptedRunner runner_;
   std::unique_ptr<ProbeManager> manager_;
   std::mutex changesMu_;
@@ -380,7 +366,7 @@ TEST_F(ProbeManagerTest, ErroredProbesCountNothingButAreReported) {
   EXPECT_EQ(manager_->ready("c1"), false);
   EXPECT_EQ(changes(), 0u);
   ASSERT_TRUE(eventually([&] {
-    for (const auto& e : apiserver_.events())
+    for (const auto& e : events_.apiserver().events())
       if (e.reason == "Unhealthy" && e.message.find("errored") != std::string::npos) return true;
     return false;
   }));
@@ -395,7 +381,7 @@ TEST_F(ProbeManagerTest, EventsNameTheContainer) {
   manager_->setRunning(pod, "10.0.0.5", {{"app", "c1", nanosAgo(0ms)}});
   manager_->start();
   ASSERT_TRUE(eventually([&] {
-    for (const auto& e : apiserver_.events()) {
+    for (const auto& e : events_.apiserver().events()) {
       if (e.reason == "Unhealthy") {
         EXPECT_EQ(e.type, "Warning");
         EXPECT_EQ(e.message, "Liveness probe failed: it broke");
@@ -485,7 +471,7 @@ class RealProberTest : public ProbeManagerTest {
       std::lock_guard<std::mutex> l(changesMu_);
       changes_.push_back(uid);
     };
-    manager_ = std::make_unique<ProbeManager>(*prober_, *recorder_, std::move(o));
+    manager_ = std::make_unique<ProbeManager>(*prober_, events_.recorder(), std::move(o));
   }
   void TearDown() override {
     ProbeManagerTest::TearDown();
@@ -527,7 +513,7 @@ TEST_F(RealProberTest, ExecReadinessFlipsAndLivenessFailureIsReported) {
   ASSERT_TRUE(eventually([&] { return manager_->failed(id_).has_value(); }));
   ASSERT_TRUE(eventually([&] {
     bool readiness = false, liveness = false;
-    for (const auto& e : apiserver_.events()) {
+    for (const auto& e : events_.apiserver().events()) {
       if (e.reason != "Unhealthy" || e.fieldPath != "spec.containers{app}") continue;
       readiness = readiness || e.message == "Readiness probe failed: /tmp/ready: No such file or directory\n";
       liveness = liveness || e.message == "Liveness probe failed: /tmp/alive: No such file or directory\n";
