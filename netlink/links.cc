@@ -226,7 +226,9 @@ absl::StatusOr<bool> Socket::hairpin(const Link& port) {
   return (flags & RTNL_BRIDGE_HAIRPIN_MODE) != 0;
 }
 
-absl::Status Socket::moveToNetns(const Link& link, int nsFd) { return moveLink(link, nsFd, "fd " + std::to_string(nsFd)); }
+absl::Status Socket::moveToNetns(const Link& link, int nsFd) {
+  return moveLink(link, nsFd, "fd " + std::to_string(nsFd));
+}
 
 absl::Status Socket::moveToNetns(const Link& link, const Netns& ns) { return moveLink(link, ns.fd(), ns.path()); }
 

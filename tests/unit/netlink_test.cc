@@ -63,6 +63,14 @@ void removeStaleTestNamespaces() {
 
 bool isRoot() { return geteuid() == 0; }
 
+VethSpec veth(const std::string& name, const std::string& peerName, int peerNetnsFd) {
+  VethSpec v;
+  v.name = name;
+  v.peerName = peerName;
+  v.peerNetnsFd = peerNetnsFd;
+  return v;
+}
+
 Route route(const std::string& dst, const std::string& gateway, int oifindex = 0) {
   Route r;
   r.dst = dst;
@@ -382,8 +390,7 @@ class NetlinkTest : public NetnsTest {
     auto br = host_->addBridge("cbr0");
     ASSERT_TRUE(br.ok()) << br.status();
     bridge_ = *br;
-    VethSpec spec{.name = "veth0", .peerName = "eth0", .peerNetnsFd = podNs_->fd(), .mtu = 0, .mac = "", .peerMac = ""};
-    auto v = host_->addVeth(spec);
+    auto v = host_->addVeth(veth("veth0", "eth0", podNs_->fd()));
     ASSERT_TRUE(v.ok()) << v.status();
     hostVeth_ = *v;
     auto e = pod_->linkByName("eth0");
@@ -400,8 +407,9 @@ class NetlinkTest : public NetnsTest {
       ASSERT_TRUE((*sock)->setLinkUp(*lo).ok());
     }
     AddressOptions noDad{.noDad = true};
-    for (auto [sock, link, cidr] : {std::tuple{&host_, &bridge_, "10.1.0.1/24"}, std::tuple{&host_, &bridge_, "fd00:1::1/64"},
-                                     std::tuple{&pod_, &eth0_, "10.1.0.2/24"}, std::tuple{&pod_, &eth0_, "fd00:1::2/64"}}) {
+    for (auto [sock, link, cidr] :
+         {std::tuple{&host_, &bridge_, "10.1.0.1/24"}, std::tuple{&host_, &bridge_, "fd00:1::1/64"},
+          std::tuple{&pod_, &eth0_, "10.1.0.2/24"}, std::tuple{&pod_, &eth0_, "fd00:1::2/64"}}) {
       absl::Status st = (*sock)->addAddress(*link, cidr, noDad);
       ASSERT_TRUE(st.ok()) << st;
     }
@@ -522,7 +530,8 @@ TEST_F(NetlinkTest, AddressesListDuplicateAndMissing) {
   absl::Status dup = host_->addAddress(bridge_, "10.1.0.1/24");
   EXPECT_EQ(dup.code(), absl::StatusCode::kAlreadyExists);
   EXPECT_EQ(std::string(dup.message()),
-            "add address 10.1.0.1/24 to link \"cbr0\": Object exists (NLE_EXIST); kernel: ipv4: Address already assigned");
+            "add address 10.1.0.1/24 to link \"cbr0\": Object exists (NLE_EXIST); "
+            "kernel: ipv4: Address already assigned");
   EXPECT_EQ(host_->addAddress(bridge_, "fd00:1::1/64").code(), absl::StatusCode::kAlreadyExists);
 
   ASSERT_TRUE(pod_->addAddress(eth0_, "10.1.0.3/24").ok());
@@ -612,7 +621,9 @@ TEST_F(NetlinkTest, RoutesAddReplaceListDelete) {
 }
 
 TEST_F(NetlinkTest, MoveALinkByPathAndByFd) {
-  VethSpec spec{.name = "mv0", .peerName = "mv1", .peerNetnsFd = -1, .mtu = 1450, .mac = "", .peerMac = "02:00:00:00:00:01"};
+  VethSpec spec = veth("mv0", "mv1", -1);
+  spec.mtu = 1450;
+  spec.peerMac = "02:00:00:00:00:01";
   auto a = host_->addVeth(spec);
   ASSERT_TRUE(a.ok()) << a.status();
   EXPECT_EQ(a->mtu, 1450u);
@@ -647,17 +658,14 @@ TEST_F(NetlinkTest, CreateAndDeleteErrors) {
   EXPECT_TRUE(contains(again.status().message(), "add bridge link \"cbr0\": Object exists (NLE_EXIST)"));
 
   // A veth clash names the end that clashed.
-  VethSpec peerClash{.name = "veth1", .peerName = "eth0", .peerNetnsFd = podNs_->fd(), .mtu = 0, .mac = "", .peerMac = ""};
-  auto p = host_->addVeth(peerClash);
+  auto p = host_->addVeth(veth("veth1", "eth0", podNs_->fd()));
   EXPECT_EQ(p.status().code(), absl::StatusCode::kAlreadyExists) << p.status();
   EXPECT_TRUE(contains(p.status().message(), "link \"eth0\" exists in the peer's network namespace")) << p.status();
   EXPECT_EQ(host_->linkByName("veth1").status().code(), absl::StatusCode::kNotFound) << "nothing half-made";
-  VethSpec hostClash{.name = "veth0", .peerName = "eth1", .peerNetnsFd = podNs_->fd(), .mtu = 0, .mac = "", .peerMac = ""};
-  auto h = host_->addVeth(hostClash);
+  auto h = host_->addVeth(veth("veth0", "eth1", podNs_->fd()));
   EXPECT_EQ(h.status().code(), absl::StatusCode::kAlreadyExists) << h.status();
   EXPECT_TRUE(contains(h.status().message(), "link \"veth0\" exists here")) << h.status();
-  VethSpec longName{.name = "veth0123456789ab", .peerName = "eth1", .peerNetnsFd = -1, .mtu = 0, .mac = "", .peerMac = ""};
-  EXPECT_EQ(host_->addVeth(longName).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(host_->addVeth(veth("veth0123456789ab", "eth1", -1)).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 // This kernel is built without CONFIG_DUMMY and without module support: the request must fail
