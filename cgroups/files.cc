@@ -1,5 +1,6 @@
 #include "cgroups/files.h"
 
+#include "base/fd.h"
 #include "base/status_macros.h"
 
 #include <dirent.h>
@@ -76,27 +77,6 @@ absl::Status forEachEntry(const std::string& path,
     fn(std::move(name), std::move(full), type);
   }
 }
-
-// Closes an fd on scope exit unless released; close errors on the success path are checked
-// explicitly by the callers instead.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-  int release() {
-    int fd = fd_;
-    fd_ = -1;
-    return fd;
-  }
-
- private:
-  int fd_;
-};
 
 absl::StatusOr<std::string> readImpl(const std::string& path) {
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));

@@ -115,18 +115,6 @@ absl::StatusOr<Fd> connectOne(const Endpoint& e, std::chrono::steady_clock::time
 
 }  // namespace
 
-Fd& Fd::operator=(Fd&& o) noexcept {
-  if (this != &o) {
-    if (fd_ >= 0) close(fd_);
-    fd_ = std::exchange(o.fd_, -1);
-  }
-  return *this;
-}
-
-Fd::~Fd() {
-  if (fd_ >= 0) close(fd_);
-}
-
 std::string joinHostPort(std::string_view host, int port) {
   std::string h(host);
   if (h.find(':') != std::string::npos) h = "[" + h + "]";

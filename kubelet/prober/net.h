@@ -14,25 +14,12 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/status/statusor.h"
+#include "base/fd.h"
 
 namespace cubelet::prober {
 
-// An owned file descriptor, closed on destruction.
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  Fd& operator=(Fd&& o) noexcept;
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd();
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-
- private:
-  int fd_ = -1;
-};
+// The shared owned fd (base/fd.h), by its old name here.
+using ::cubelet::Fd;
 
 // net.JoinHostPort: "10.0.0.5:80", "[fd00::5]:80".
 std::string joinHostPort(std::string_view host, int port);
