@@ -29,14 +29,16 @@ if [ "$SKIP_DEPS" = 0 ]; then
   "$HACK_DIR/install-deps.sh"
 fi
 
+# cubelet-cni gives pods their network with either agent: cubelet installs it itself, and for
+# the upstream kubelet this script does (as a network add-on would).
 build_cubelet() {
-  log "building cubelet in $BUILD_DIR"
+  log "building cubelet and cubelet-cni in $BUILD_DIR"
   cmake -S "$REPO_ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-  ninja -C "$BUILD_DIR" cubelet >/dev/null
+  ninja -C "$BUILD_DIR" cubelet cubelet-cni >/dev/null
 }
-[ "$AGENT" = cubelet ] && build_cubelet
+build_cubelet
 
-# ---- network namespace: loopback, the node address on a veth pair, a bridge for pods ----
+# ---- network namespace: loopback and the node address on a veth pair ----
 setup_netns() {
   if [ ! -e "$NETNS_PATH" ]; then
     log "creating network namespace $NETNS"
@@ -49,11 +51,7 @@ setup_netns() {
   in_netns ip addr replace "$NODE_IP/24" dev node0
   in_netns ip link set node0-peer up
   in_netns ip link set node0 up
-  if ! in_netns ip link show cni0 >/dev/null 2>&1; then
-    in_netns ip link add cni0 type bridge
-  fi
-  in_netns ip addr replace "$POD_GATEWAY/24" dev cni0
-  in_netns ip link set cni0 up
+  # The pods' bridge (cni0) and its gateway address are cubelet-cni's to create.
   # No default route and no forwarding: nothing leaves the namespace. The pod and service
   # ranges end here instead of being looked up anywhere else.
   in_netns sysctl -qw net.ipv4.ip_forward=0
@@ -88,30 +86,11 @@ pki_ensure
 mkdir -p "$CONF" "$LOGS" "$PIDS" "$CONTAINERD_DIR" "$KUBELET_ROOT" "$CNI_BIN" "$CNI_CONF" \
   "$CUBELET_STATE/manifests" "$CUBELET_STATE/etcd"
 
+# Earlier versions of this script used Debian's bridge plugins: only cubelet-cni remains.
+rm -f "$CNI_CONF/10-cubelet-dev.conflist"
 for p in bridge host-local loopback portmap; do
-  ln -sf "/usr/lib/cni/$p" "$CNI_BIN/$p"
+  [ -L "$CNI_BIN/$p" ] && rm -f "$CNI_BIN/$p"
 done
-write_if_changed "$CNI_CONF/10-cubelet-dev.conflist" <<EOF2
-{
-  "cniVersion": "1.0.0",
-  "name": "cubelet-dev",
-  "plugins": [
-    {
-      "type": "bridge",
-      "bridge": "cni0",
-      "isGateway": false,
-      "ipMasq": false,
-      "hairpinMode": true,
-      "ipam": {
-        "type": "host-local",
-        "dataDir": "$CUBELET_STATE/cni/ipam",
-        "ranges": [[{"subnet": "$NODE_POD_CIDR", "gateway": "$POD_GATEWAY"}]],
-        "routes": [{"dst": "$NODE_NET", "gw": "$POD_GATEWAY"}, {"dst": "$SERVICE_CIDR", "gw": "$POD_GATEWAY"}]
-      }
-    }
-  ]
-}
-EOF2
 
 write_if_changed "$CONF/containerd.toml" <<EOF2
 version = 2
@@ -232,9 +211,17 @@ if proc_alive "$other"; then
   proc_stop "$other" 30
 fi
 if [ "$AGENT" = cubelet ]; then
-  proc_start cubelet "$BUILD_DIR/kubelet/cubelet" "${AGENT_FLAGS[@]}"
+  # The CNI dirs come from containerd's own config (CRI verbose Status).
+  proc_start cubelet "$BUILD_DIR/bin/cubelet" "${AGENT_FLAGS[@]}" --cni-data-dir="$CUBELET_STATE/cni/ipam"
 else
   proc_start upstream "$UPSTREAM_BIN/kubelet" "${AGENT_FLAGS[@]}"
+  # What cubelet does itself: once the node has its podCIDR, install cubelet-cni and its
+  # conflist, with the same settings.
+  pod_cidrs() { kubectl_admin get node "$NODE_NAME" -o jsonpath='{.spec.podCIDRs}' 2>/dev/null | tr -d '[]" '; }
+  has_pod_cidr() { [ -n "$(pod_cidrs)" ]; }
+  wait_for "node $NODE_NAME to get a podCIDR" 60 has_pod_cidr
+  "$BUILD_DIR/bin/cubelet-cni" install --bin-dir "$CNI_BIN" --conf-dir "$CNI_CONF" --pod-cidr "$(pod_cidrs)" \
+    --data-dir "$CUBELET_STATE/cni/ipam" --mtu "$(in_netns ip -o link show node0 | sed -n 's/.* mtu \([0-9]*\) .*/\1/p')"
 fi
 echo "$AGENT" >"$CUBELET_STATE/node-agent"
 

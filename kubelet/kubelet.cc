@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <cctype>
 #include <fstream>
 #include <sstream>
@@ -22,6 +23,7 @@
 #include "kubelet/api/reflector.h"
 #include "kubelet/config/kubeconfig.h"
 #include "kubelet/node/machine_info.h"
+#include "kubelet/network/pod_network.h"
 #include "kubelet/node/node_agent.h"
 #include "kubelet/pod/pod_lifecycle.h"
 #include "kubelet/pod/pod_manager.h"
@@ -133,6 +135,8 @@ class KubeletImpl : public Kubelet {
     o.updateFrequency = kc.nodeStatusUpdateFrequency;
     o.reportFrequency = kc.nodeStatusReportFrequency;
     o.leaseDurationSeconds = kc.nodeLeaseDurationSeconds;
+    network_ = std::make_unique<network::PodNetwork>(*cri_, networkOptions());
+    o.onPodCidrs = [this](std::vector<std::string> cidrs) { network_->setPodCidrs(std::move(cidrs)); };
     // Standalone (no apiserver): no Node object, no mirror pods, no statuses or events sent.
     if (client_) {
       agent_ = std::make_unique<node::NodeAgent>(*client_, events_, std::move(o), [this] { return facts(); });
@@ -199,7 +203,8 @@ class KubeletImpl : public Kubelet {
     ro.probes = probes_.get();
     podRuntime_ = std::make_unique<runtime::PodRuntime>(*cri_, events_, std::move(ro));
     status_ = std::make_unique<pod::StatusManager>(client_.get());
-    pod::LifecycleOptions lo{nodeName_, kc.maxPods, [this] { return node(); }, podCgroups_.get(), nullptr, nullptr};
+    pod::LifecycleOptions lo{nodeName_, kc.maxPods, [this] { return node(); }, podCgroups_.get(), nullptr, nullptr,
+                             [this] { return health_.networkError(); }};
     if (client_) {
       lo.createMirror = [this](const nlohmann::json& mirror) {
         return client_->create("/api/v1/namespaces/" + objects::str(mirror, {"metadata", "namespace"}) + "/pods", mirror);
@@ -249,6 +254,9 @@ class KubeletImpl : public Kubelet {
     // First runtime check before registering, so the first status is as true as it can be.
     health_.check();
     std::jthread runtimeThread([this](std::stop_token st) { runtimeLoop(st); });
+    // Standalone nodes take their pod range from the configuration (podCIDR / --pod-cidr).
+    if (!client_ && !kc.podCIDR.empty()) network_->setPodCidrs(splitCidrs(kc.podCIDR));
+    std::jthread networkThread([this](std::stop_token st) { network_->run(st); });
     std::vector<std::jthread> apiThreads;  // nothing of these in standalone mode
     if (agent_) {
       if (kc.registerNode && !agent_->registerWithApiserver(stop)) return 0;
@@ -299,7 +307,9 @@ class KubeletImpl : public Kubelet {
     // would stop first. Then in-flight CRI calls (a StopContainer waiting out its grace, a
     // pull) are cancelled so the pod workers return at once; running pods are left running
     // for the next start to adopt, and a pod that was being stopped is stopped again then.
-    for (auto* t : {&runtimeThread, &pleg, &eventedPleg, &housekeeping, &staticSource}) t->request_stop();
+    for (auto* t : {&runtimeThread, &networkThread, &pleg, &eventedPleg, &housekeeping, &staticSource}) {
+      t->request_stop();
+    }
     for (auto& t : apiThreads) t.request_stop();
     probes_->requestStop();
     cri_->cancelInFlight();
@@ -315,8 +325,45 @@ class KubeletImpl : public Kubelet {
   void runtimeLoop(std::stop_token stop) {
     // The kubelet checks the runtime every 5 seconds.
     while (api::sleepFor(stop, std::chrono::seconds(5))) {
-      if (health_.check()) agent_->poke();
+      if (health_.check() && agent_) agent_->poke();
     }
+  }
+
+  static std::vector<std::string> splitCidrs(const std::string& list) {
+    std::vector<std::string> out;
+    std::stringstream ss(list);
+    for (std::string c; std::getline(ss, c, ',');) {
+      if (!c.empty()) out.push_back(c);
+    }
+    return out;
+  }
+
+  network::PodNetworkOptions networkOptions() {
+    const auto& f = cfg_.flags;
+    network::PodNetworkOptions o;
+    o.manage = f.podNetwork == "cubelet-cni";
+    o.binDir = f.cniBinDir;
+    o.confDir = f.cniConfDir;
+    o.dataDir = f.cniDataDir;
+    o.nodeIP = nodeIP_;
+    o.reclaimGrace = std::chrono::duration_cast<std::chrono::seconds>(2 * cfg_.kubelet.runtimeRequestTimeout);
+    o.plugin = f.cniPlugin;
+    if (o.plugin.empty()) {
+      // Next to our own binary.
+      std::error_code ec;
+      std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+      o.plugin = (ec ? std::filesystem::path(".") : self.parent_path()) / "cubelet-cni";
+    }
+    // The runtime reloads its CNI config asynchronously: re-check its NetworkReady for a few
+    // seconds so the node turns Ready as soon as it does, not at the next 5 s check.
+    o.onConfigured = [this] {
+      for (int i = 0; i < 50; ++i) {
+        if (health_.check() && agent_) agent_->poke();
+        if (health_.networkError().empty()) return;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    };
+    return o;
   }
 
   // Container events, where the runtime streams them, make a pod sync follow a change at
@@ -389,6 +436,7 @@ class KubeletImpl : public Kubelet {
   api::EventRecorder events_;
   std::string nodeName_, hostname_, nodeIP_;
   std::unique_ptr<node::NodeAgent> agent_;
+  std::unique_ptr<network::PodNetwork> network_;
   server::HealthzServer healthz_;
   std::optional<node::MachineInfo> machine_;  // status thread only
   pod::PodManager pods_;

@@ -162,7 +162,23 @@ constexpr IgnoredFlag kIgnoredFlags[] = {
 };
 
 // Flags without a KubeletConfiguration field that cubelet implements.
-enum class Own { kKubeconfig, kConfig, kHostnameOverride, kNodeIP, kRootDir, kCertDir, kNodeLabels, kV, kVersion, kHelp };
+enum class Own {
+  kKubeconfig,
+  kConfig,
+  kHostnameOverride,
+  kNodeIP,
+  kRootDir,
+  kCertDir,
+  kNodeLabels,
+  kV,
+  kVersion,
+  kHelp,
+  kPodNetwork,
+  kCniBinDir,
+  kCniConfDir,
+  kCniPlugin,
+  kCniDataDir,
+};
 struct OwnFlag {
   const char* flag;
   Own id;
@@ -174,6 +190,10 @@ constexpr OwnFlag kOwnFlags[] = {
     {"root-dir", Own::kRootDir, false},        {"cert-dir", Own::kCertDir, false},
     {"node-labels", Own::kNodeLabels, false},  {"v", Own::kV, false},
     {"version", Own::kVersion, true},          {"help", Own::kHelp, true},
+    // Cubelet's own: the pod network it manages (see FlagOptions).
+    {"pod-network", Own::kPodNetwork, false},  {"cni-bin-dir", Own::kCniBinDir, false},
+    {"cni-conf-dir", Own::kCniConfDir, false}, {"cni-plugin", Own::kCniPlugin, false},
+    {"cni-data-dir", Own::kCniDataDir, false},
 };
 
 // Every top-level KubeletConfiguration v1beta1 field; anything else is warned about.
@@ -581,6 +601,14 @@ absl::StatusOr<Config> loadConfig(const std::vector<std::string>& args) {
           break;
         }
         case Own::kHelp: o.showHelp = v != "false"; break;
+        case Own::kPodNetwork:
+          if (v != "cubelet-cni" && v != "external") return flagError(name, v, "must be cubelet-cni or external");
+          o.podNetwork = v;
+          break;
+        case Own::kCniBinDir: o.cniBinDir = v; break;
+        case Own::kCniConfDir: o.cniConfDir = v; break;
+        case Own::kCniPlugin: o.cniPlugin = v; break;
+        case Own::kCniDataDir: o.cniDataDir = v; break;
       }
     }
     if (handled) continue;

@@ -81,6 +81,14 @@ struct FlagOptions {
   std::map<std::string, std::string> nodeLabels;
   bool showVersion = false;
   bool showHelp = false;
+  // Cubelet's own flags (no upstream equivalent since dockershim): the pod network.
+  // --pod-network: "cubelet-cni" installs cubelet-cni and writes its conflist once the Node
+  // has a podCIDR; "external" leaves the CNI dirs to another network add-on.
+  std::string podNetwork = "cubelet-cni";
+  std::string cniBinDir;   // --cni-bin-dir; default: the runtime's (CRI verbose Status), else /opt/cni/bin
+  std::string cniConfDir;  // --cni-conf-dir; default: the runtime's, else /etc/cni/net.d
+  std::string cniPlugin;   // --cni-plugin: the cubelet-cni binary; default: next to cubelet
+  std::string cniDataDir = "/var/lib/cni/networks";  // --cni-data-dir: IPAM records
 };
 
 struct Config {

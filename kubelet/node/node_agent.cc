@@ -139,6 +139,18 @@ json NodeAgent::node() const {
   return node_;
 }
 
+std::vector<std::string> podCidrsOf(const json& node) {
+  std::vector<std::string> out;
+  for (const json& c : objects::array(node, {"spec", "podCIDRs"})) {
+    if (c.is_string() && !c.get<std::string>().empty()) out.push_back(c.get<std::string>());
+  }
+  if (out.empty()) {
+    std::string one = objects::str(node, {"spec", "podCIDR"});
+    if (!one.empty()) out.push_back(one);
+  }
+  return out;
+}
+
 std::string NodeAgent::podCIDR() const {
   std::lock_guard<std::mutex> lock(mu_);
   return objects::str(node_, {"spec", "podCIDR"});
@@ -212,16 +224,19 @@ void NodeAgent::runLease(std::stop_token stop) {
 
 void NodeAgent::runWatch(std::stop_token stop) {
   auto take = [this](const json& obj) {
-    std::string before, after;
+    std::vector<std::string> before, after;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      before = objects::str(node_, {"spec", "podCIDR"});
+      before = podCidrsOf(node_);
       // Only move forward: a stale list must not replace a newer PATCH response.
       node_ = obj;
       nodeUID_ = objects::str(obj, {"metadata", "uid"}, nodeUID_);
-      after = objects::str(obj, {"spec", "podCIDR"});
+      after = podCidrsOf(obj);
     }
-    if (after != before && !after.empty()) LOG_INFO << "node " << opts_.nodeName << " was given podCIDR " << after;
+    if (after != before && !after.empty()) {
+      LOG_INFO << "node " << opts_.nodeName << " was given podCIDRs " << objects::str(obj, {"spec", "podCIDR"});
+    }
+    if (!after.empty() && opts_.onPodCidrs) opts_.onPodCidrs(after);
   };
   api::Reflector r(client_, "/api/v1/nodes", "fieldSelector=metadata.name%3D" + opts_.nodeName,
                    api::ReflectorHandler{

@@ -33,7 +33,13 @@ struct NodeAgentOptions {
   std::chrono::nanoseconds updateFrequency = std::chrono::seconds(10);
   std::chrono::nanoseconds reportFrequency = std::chrono::minutes(5);
   int leaseDurationSeconds = 40;
+  // Called from the watch thread when the Node's spec.podCIDRs (or spec.podCIDR) changes to
+  // a non-empty list.
+  std::function<void(std::vector<std::string>)> onPodCidrs;
 };
+
+// spec.podCIDRs of a Node (spec.podCIDR alone when the list is missing); empty when unset.
+std::vector<std::string> podCidrsOf(const json& node);
 
 class NodeAgent {
  public:

@@ -36,6 +36,11 @@ inline int64_t integer(const nlohmann::json& j, Path path, int64_t fallback) {
   return v && v->is_number_integer() ? v->get<int64_t>() : fallback;
 }
 
+inline bool boolean(const nlohmann::json& j, Path path, bool fallback) {
+  const nlohmann::json* v = find(j, path);
+  return v && v->is_boolean() ? v->get<bool>() : fallback;
+}
+
 // The object at `path`, or an empty object.
 inline const nlohmann::json& object(const nlohmann::json& j, Path path) {
   static const nlohmann::json kEmpty = nlohmann::json::object();

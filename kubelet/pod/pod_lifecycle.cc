@@ -125,6 +125,17 @@ SyncResult PodLifecycle::syncPod(const json& pod) {
     std::lock_guard<std::mutex> lock(mu_);
     admitted_.insert(uid);
   }
+  if (opts_.networkError && !objects::boolean(pod, {"spec", "hostNetwork"}, false)) {
+    if (std::string err = opts_.networkError(); !err.empty()) {
+      // As upstream: the status is written (Pending), a NetworkNotReady event, and another
+      // try after a second rather than the error back-off.
+      std::string message = "network is not ready: " + err;
+      events_.record({"Pod", "v1", str(pod, {"metadata", "name"}), str(pod, {"metadata", "namespace"}), uid, ""},
+                     "Warning", "NetworkNotReady", message);
+      setStatus(pod, rt_.buildStatus(pod, *state, {}, previous, std::chrono::system_clock::now()));
+      return {absl::UnavailableError(message), std::chrono::seconds(1)};
+    }
+  }
   auto t0 = std::chrono::steady_clock::now();
   runtime::SyncOutcome outcome = rt_.sync(pod, *state);
   auto t1 = std::chrono::steady_clock::now();

@@ -32,6 +32,9 @@ struct LifecycleOptions {
   // static pods then have no mirrors.
   std::function<absl::StatusOr<json>(const json& mirror)> createMirror;
   std::function<absl::Status(const json& mirror)> deleteMirror;
+  // The runtime's network error ("" when NetworkReady): while set, pods that need the pod
+  // network are not started (hostNetwork pods are), as upstream.
+  std::function<std::string()> networkError;
 };
 
 class PodLifecycle : public PodSyncer {

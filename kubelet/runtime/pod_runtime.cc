@@ -909,8 +909,7 @@ void PodRuntime::trackProbes(const json& pod, const PodRuntimeState& state) {
   std::string podIp;
   const SandboxRecord* sandbox = state.sandboxes.empty() ? nullptr : &state.sandboxes.front();
   if (sandbox && sandbox->ready) {
-    const json* hostNetwork = objects::find(pod, {"spec", "hostNetwork"});
-    if (hostNetwork && hostNetwork->is_boolean() && hostNetwork->get<bool>()) {
+    if (objects::boolean(pod, {"spec", "hostNetwork"}, false)) {
       if (!opts_.node.nodeIps.empty()) podIp = opts_.node.nodeIps.front();
     } else if (!sandbox->ips.empty()) {
       podIp = sandbox->ips.front();
@@ -1239,8 +1238,7 @@ json PodRuntime::buildStatus(const json& pod, const PodRuntimeState& state, cons
     st["hostIPs"] = hostIPs;
   }
   std::vector<std::string> podIps;
-  if (objects::find(pod, {"spec", "hostNetwork"}) && objects::find(pod, {"spec", "hostNetwork"})->is_boolean() &&
-      objects::find(pod, {"spec", "hostNetwork"})->get<bool>()) {
+  if (objects::boolean(pod, {"spec", "hostNetwork"}, false)) {
     podIps = opts_.node.nodeIps;
   } else if (sandbox && !sandbox->ips.empty()) {
     podIps = sandbox->ips;

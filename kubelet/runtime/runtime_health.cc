@@ -4,6 +4,11 @@
 
 namespace cubelet::runtime {
 
+std::string RuntimeHealth::networkError() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return networkError_;
+}
+
 bool RuntimeHealth::check(Clock::time_point now) {
   std::string version;
   {

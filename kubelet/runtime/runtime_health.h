@@ -25,6 +25,11 @@ class RuntimeHealth {
   // Errors that make the node NotReady, in the kubelet's wording; empty when healthy.
   std::vector<std::string> errors(Clock::time_point now = Clock::now()) const;
 
+  // The network part of errors(): "" when the runtime reports NetworkReady, else the
+  // kubelet's "container runtime network not ready: ..." (pods that need the pod network
+  // wait while it is set).
+  std::string networkError() const;
+
   // "containerd://1.6.20~ds1", or empty until the runtime answered Version once.
   std::string versionString() const;
 

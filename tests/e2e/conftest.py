@@ -77,7 +77,7 @@ def node_agent():
 
 def agent_binary():
     if node_agent() == "cubelet":
-        return str(Path(os.environ.get("BUILD_DIR", REPO / "build")) / "kubelet" / "cubelet")
+        return str(Path(os.environ.get("BUILD_DIR", REPO / "build")) / "bin" / "cubelet")
     versions = dict(line.split("=", 1) for line in (HACK / "versions.env").read_text().splitlines()
                     if line and not line.startswith("#") and "=" in line)
     cache = Path(os.environ.get("CUBELET_CACHE", Path.home() / ".cache" / "cubelet"))

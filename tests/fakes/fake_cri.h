@@ -210,6 +210,11 @@ class FakeRuntimeService final : public v1::RuntimeService::Service {
     std::lock_guard<std::mutex> lock(mu_);
     networkReady_ = v;
   }
+  // What a verbose Status reports as info["config"] (containerd: its CRI config as JSON).
+  void setVerboseConfig(std::string json) {
+    std::lock_guard<std::mutex> lock(mu_);
+    verboseConfig_ = std::move(json);
+  }
 
   // Names of the calls received, in order.
   std::vector<std::string> calls() {
@@ -420,7 +425,7 @@ class FakeRuntimeService final : public v1::RuntimeService::Service {
       net->set_message("Network plugin returns error: cni plugin not initialized");
     }
     for (const auto& h : runtimeHandlers_) resp->add_runtime_handlers()->set_name(h);
-    if (req->verbose()) (*resp->mutable_info())["config"] = "{\"fake\":true}";
+    if (req->verbose()) (*resp->mutable_info())["config"] = verboseConfig_;
     return grpc::Status::OK;
   }
 
@@ -1175,6 +1180,7 @@ class FakeRuntimeService final : public v1::RuntimeService::Service {
   std::condition_variable eventsCv_;  // with mu_: event queued, subscriber added or removed
   bool runtimeReady_ = true;
   bool networkReady_ = true;
+  std::string verboseConfig_ = "{\"fake\":true}";
   std::vector<RecordedCall> calls_;
   std::map<std::string, std::deque<grpc::Status>> failNext_;
   std::map<std::string, grpc::Status> failAlways_;

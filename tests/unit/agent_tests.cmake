@@ -20,6 +20,7 @@ set(_agent_tests
   static_pods_test:kubelet_pod
   prober_handlers_test:kubelet_prober
   probe_manager_test:kubelet_prober
+  pod_network_test:kubelet_network
 )
 foreach(_entry IN LISTS _agent_tests)
   string(REPLACE ":" ";" _parts "${_entry}")

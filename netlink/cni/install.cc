@@ -1,0 +1,145 @@
+// Installing the plugin binary and the conflist.
+#include "netlink/cni/install.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "base/fd.h"
+#include "base/status_macros.h"
+#include "netlink/nlroute.h"
+#include "nlohmann/json.hpp"
+
+namespace cubelet::cni {
+namespace {
+
+absl::Status errnoError(const std::string& what, int err) {
+  return absl::InternalError(what + ": " + std::strerror(err));
+}
+
+absl::Status mkdirs(const std::string& dir, mode_t mode) {
+  std::string path;
+  std::stringstream ss(dir);
+  for (std::string part; std::getline(ss, part, '/');) {
+    if (part.empty()) continue;
+    path += "/" + part;
+    if (::mkdir(path.c_str(), mode) != 0 && errno != EEXIST) return errnoError("create directory " + path, errno);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> readAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError("read " + path + ": " + std::strerror(errno));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Writes `content` to dir/.<name>.tmp-<pid>, fsyncs it and renames it to dir/name.
+absl::Status replaceFile(const std::string& dir, const std::string& name, const std::string& content, mode_t mode) {
+  std::string tmp = dir + "/." + name + ".tmp-" + std::to_string(::getpid());
+  std::string target = dir + "/" + name;
+  Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
+  if (!fd.valid()) return errnoError("create " + tmp, errno);
+  size_t done = 0;
+  while (done < content.size()) {
+    ssize_t w = ::write(fd.get(), content.data() + done, content.size() - done);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) {
+      int e = errno;
+      ::unlink(tmp.c_str());
+      return errnoError("write " + tmp, e);
+    }
+    done += static_cast<size_t>(w);
+  }
+  if (::fchmod(fd.get(), mode) != 0 || ::fsync(fd.get()) != 0) {
+    int e = errno;
+    ::unlink(tmp.c_str());
+    return errnoError("sync " + tmp, e);
+  }
+  fd.reset();
+  if (::rename(tmp.c_str(), target.c_str()) != 0) {
+    int e = errno;
+    ::unlink(tmp.c_str());
+    return errnoError("rename " + tmp + " to " + target, e);
+  }
+  Fd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dfd.valid()) ::fsync(dfd.get());
+  return absl::OkStatus();
+}
+
+bool isNetworkConfigName(const std::string& name) {
+  if (name.empty() || name[0] == '.') return false;
+  for (const char* ext : {".conf", ".conflist", ".json"}) {
+    std::string e = ext;
+    if (name.size() > e.size() && name.compare(name.size() - e.size(), e.size(), e) == 0) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> conflistText(const NetworkSettings& s) {
+  if (s.podCidrs.empty()) return absl::InvalidArgumentError("no podCIDR: the node has no pod address range yet");
+  nlohmann::json ranges = nlohmann::json::array();
+  for (const std::string& cidr : s.podCidrs) {
+    absl::StatusOr<netlink::IpPrefix> p = netlink::parseCidr(cidr);
+    if (!p.ok()) return absl::InvalidArgumentError("podCIDR " + cidr + ": " + std::string(p.status().message()));
+    ranges.push_back({{"subnet", cidr}});
+  }
+  nlohmann::ordered_json plugin = {{"type", "cubelet-cni"}, {"bridge", s.bridge}};
+  if (s.mtu != 0) plugin["mtu"] = s.mtu;
+  plugin["hairpinMode"] = true;
+  plugin["ipam"] = {{"ranges", ranges}, {"dataDir", s.dataDir}};
+  plugin["capabilities"] = {{"portMappings", true}};
+  nlohmann::ordered_json list = {{"cniVersion", "1.0.0"}, {"name", s.name}, {"plugins", {plugin}}};
+  return list.dump(2) + "\n";
+}
+
+absl::StatusOr<bool> writeConflist(const std::string& confDir, const NetworkSettings& settings,
+                                   std::vector<std::string>* earlier) {
+  ASSIGN_OR_RETURN(std::string text, conflistText(settings));
+  RETURN_IF_ERROR(mkdirs(confDir, 0755));
+  if (earlier) {
+    earlier->clear();
+    if (DIR* d = ::opendir(confDir.c_str())) {
+      while (dirent* e = ::readdir(d)) {
+        std::string n = e->d_name;
+        if (isNetworkConfigName(n) && n < kConflistName) earlier->push_back(n);
+      }
+      ::closedir(d);
+      std::sort(earlier->begin(), earlier->end());
+    }
+  }
+  absl::StatusOr<std::string> current = readAll(confDir + "/" + kConflistName);
+  if (current.ok() && *current == text) return false;
+  RETURN_IF_ERROR(replaceFile(confDir, kConflistName, text, 0644));
+  return true;
+}
+
+absl::StatusOr<std::vector<std::string>> installPlugin(const std::string& plugin, const std::string& binDir) {
+  absl::StatusOr<std::string> binary = readAll(plugin);
+  if (!binary.ok()) return absl::NotFoundError("the cubelet-cni plugin binary: " + std::string(binary.status().message()));
+  RETURN_IF_ERROR(mkdirs(binDir, 0755));
+  std::vector<std::string> installed;
+  for (const std::string name : {"cubelet-cni", "loopback"}) {
+    std::string target = binDir + "/" + name;
+    absl::StatusOr<std::string> current = readAll(target);
+    if (current.ok() && *current == *binary) continue;
+    // Any loopback plugin does the job: keep one another package put there.
+    if (name == "loopback" && ::access(target.c_str(), X_OK) == 0) continue;
+    RETURN_IF_ERROR(replaceFile(binDir, name, *binary, 0755));
+    installed.push_back(name);
+  }
+  return installed;
+}
+
+}  // namespace cubelet::cni
