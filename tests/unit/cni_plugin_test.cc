@@ -563,7 +563,9 @@ TEST_F(PluginTest, AddCheckDelLifecycle) {
     auto veth = s->linkByName(hostVeth);
     auto addrs = s->addresses(*br);
     std::string out = br->kind + (br->up() ? " up" : " down");
-    for (const auto& a : *addrs) out += " " + a.ip + "/" + std::to_string(a.prefixLen);
+    for (const auto& a : *addrs) {
+      if (a.family == AF_INET) out += " " + a.ip + "/" + std::to_string(a.prefixLen);
+    }
     out += veth->masterIndex == br->ifindex ? " port" : " not-a-port";
     auto hp = s->hairpin(*veth);
     out += hp.ok() && *hp ? " hairpin" : " no-hairpin";

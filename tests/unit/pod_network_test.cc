@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "netlink/cni/install.h"
+#include "nlohmann/json.hpp"
 #include "netlink/cni/ipam.h"
 #include "tests/fakes/fake_cri.h"
 
