@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstring>
 #include <cstdio>
 
 #include "absl/strings/cord.h"
@@ -148,23 +149,44 @@ absl::Status parsePortMappings(const json& runtimeConfig, NetConf& conf) {
     const json& m = (*pm)[i];
     if (!m.is_object()) return badConfig(field, "must be an object");
     PortMapping p;
+    // Keys as the spec spells them; containerd 1.6 sends Go's field names (HostPort ...),
+    // which Go plugins accept because encoding/json matches keys case-insensitively.
+    auto member = [&](const char* key) -> const json* {
+      for (auto it = m.begin(); it != m.end(); ++it) {
+        if (it.key().size() == std::strlen(key) &&
+            std::equal(it.key().begin(), it.key().end(), key, [](char a, char b) {
+              return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+            })) {
+          return &it.value();
+        }
+      }
+      return nullptr;
+    };
     auto port = [&](const char* key, int& out) -> absl::Status {
-      auto it = m.find(key);
-      if (it == m.end() || !it->is_number_integer()) return badConfig(field + "." + key, "an integer is required");
-      out = it->get<int>();
+      const json* v = member(key);
+      if (!v || !v->is_number_integer()) {
+        return badConfig(field + "." + key, "an integer is required, not " + (v ? describe(*v) : "nothing"));
+      }
+      out = static_cast<int>(std::clamp<int64_t>(v->get<int64_t>(), -1, 70000));
       if (out < 1 || out > 65535) return badConfig(field + "." + key, std::to_string(out) + " is not in 1..65535");
       return absl::OkStatus();
     };
     RETURN_IF_ERROR(port("hostPort", p.hostPort));
     RETURN_IF_ERROR(port("containerPort", p.containerPort));
-    ASSIGN_OR_RETURN(std::optional<std::string> proto, optString(m, "protocol", field));
-    p.protocol = proto ? *proto : "tcp";
+    const json* proto = member("protocol");
+    if (proto && !proto->is_null() && !proto->is_string()) return badConfig(field + ".protocol", "must be a string");
+    p.protocol = proto && proto->is_string() && !proto->get<std::string>().empty() ? proto->get<std::string>() : "tcp";
     for (char& c : p.protocol) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (p.protocol != "tcp" && p.protocol != "udp" && p.protocol != "sctp") {
       return badConfig(field + ".protocol", "\"" + p.protocol + "\" is not tcp, udp or sctp");
     }
-    ASSIGN_OR_RETURN(std::optional<std::string> hostIP, optString(m, "hostIP", field));
-    if (hostIP && !hostIP->empty()) {
+    const json* hostIPValue = member("hostIP");
+    if (hostIPValue && !hostIPValue->is_null() && !hostIPValue->is_string()) {
+      return badConfig(field + ".hostIP", "must be a string");
+    }
+    std::optional<std::string> hostIP;
+    if (hostIPValue && hostIPValue->is_string()) hostIP = hostIPValue->get<std::string>();
+    if (hostIP && !hostIP->empty() && *hostIP != "0.0.0.0" && *hostIP != "::") {
       auto ip = netlink::parseIp(*hostIP);
       if (!ip.ok()) return badConfig(field + ".hostIP", std::string(ip.status().message()));
       p.hostIP = ip->ip();
@@ -271,7 +293,7 @@ std::string podUidFrom(const Environment& env) {
   return it == env.args.end() ? "" : it->second;
 }
 
-absl::StatusOr<NetConf> parseNetConf(std::string_view stdinText) {
+absl::StatusOr<NetConf> parseNetConf(std::string_view stdinText, bool forDelete) {
   json in = json::parse(stdinText, nullptr, false);
   if (in.is_discarded()) return cniError(ErrorCode::kDecodeFailure, "network config on stdin is not valid JSON");
   if (!in.is_object()) return cniError(ErrorCode::kDecodeFailure, "network config on stdin is not a JSON object");
@@ -322,7 +344,9 @@ absl::StatusOr<NetConf> parseNetConf(std::string_view stdinText) {
   auto ipam = in.find("ipam");
   if (ipam == in.end()) return badConfig("ipam", "required: the pod address ranges");
   RETURN_IF_ERROR(parseIpam(*ipam, conf));
-  if (auto rc = in.find("runtimeConfig"); rc != in.end() && !rc->is_null()) {
+  // DEL needs no runtime config (the host port rules are found by their marker): a bad one
+  // must not keep a sandbox from being torn down.
+  if (auto rc = in.find("runtimeConfig"); !forDelete && rc != in.end() && !rc->is_null()) {
     if (!rc->is_object()) return badConfig("runtimeConfig", "must be an object");
     RETURN_IF_ERROR(parsePortMappings(*rc, conf));
   }

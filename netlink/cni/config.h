@@ -95,8 +95,9 @@ struct NetConf {
 };
 
 // Parses and checks stdin. Code 6 for text that is not JSON, 7 naming the field for a wrong
-// config, 1 for an unsupported cniVersion.
-absl::StatusOr<NetConf> parseNetConf(std::string_view stdinText);
+// config, 1 for an unsupported cniVersion. `forDelete` skips runtimeConfig, which DEL does not
+// use, so that a bad one never blocks a teardown.
+absl::StatusOr<NetConf> parseNetConf(std::string_view stdinText, bool forDelete = false);
 
 // The values of CNI_ARGS we use (unknown ones are ignored, as IgnoreUnknown=1 asks).
 std::string podUidFrom(const Environment& env);

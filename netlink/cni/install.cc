@@ -130,14 +130,28 @@ absl::StatusOr<std::vector<std::string>> installPlugin(const std::string& plugin
   if (!binary.ok()) return absl::NotFoundError("the cubelet-cni plugin binary: " + std::string(binary.status().message()));
   RETURN_IF_ERROR(mkdirs(binDir, 0755));
   std::vector<std::string> installed;
-  for (const std::string name : {"cubelet-cni", "loopback"}) {
-    std::string target = binDir + "/" + name;
-    absl::StatusOr<std::string> current = readAll(target);
-    if (current.ok() && *current == *binary) continue;
-    // Any loopback plugin does the job: keep one another package put there.
-    if (name == "loopback" && ::access(target.c_str(), X_OK) == 0) continue;
-    RETURN_IF_ERROR(replaceFile(binDir, name, *binary, 0755));
-    installed.push_back(name);
+  std::string target = binDir + "/cubelet-cni";
+  absl::StatusOr<std::string> current = readAll(target);
+  if (!current.ok() || *current != *binary) {
+    RETURN_IF_ERROR(replaceFile(binDir, "cubelet-cni", *binary, 0755));
+    installed.push_back("cubelet-cni");
+  }
+  // loopback: a symlink to cubelet-cni (which serves both types), so it follows every
+  // update. Any other loopback plugin does the job too: one another package put there stays.
+  std::string loopback = binDir + "/loopback";
+  char link[256] = {0};
+  ssize_t n = ::readlink(loopback.c_str(), link, sizeof link - 1);
+  bool ours = n > 0 && std::string(link, static_cast<size_t>(n)) == "cubelet-cni";
+  if (!ours && ::access(loopback.c_str(), X_OK) != 0) {
+    std::string tmp = binDir + "/.loopback.tmp-" + std::to_string(::getpid());
+    ::unlink(tmp.c_str());
+    if (::symlink("cubelet-cni", tmp.c_str()) != 0) return errnoError("create symlink " + tmp, errno);
+    if (::rename(tmp.c_str(), loopback.c_str()) != 0) {
+      int e = errno;
+      ::unlink(tmp.c_str());
+      return errnoError("rename " + tmp + " to " + loopback, e);
+    }
+    installed.push_back("loopback");
   }
   return installed;
 }

@@ -36,10 +36,10 @@ absl::StatusOr<std::string> conflistText(const NetworkSettings& settings);
 absl::StatusOr<bool> writeConflist(const std::string& confDir, const NetworkSettings& settings,
                                    std::vector<std::string>* earlier = nullptr);
 
-// Copies `plugin` into binDir as each of `names` (cubelet-cni; loopback only where binDir has
-// none), unless an identical file is there: copy to a temp file in binDir, chmod 0755, fsync,
-// rename (a runtime executing the old binary keeps it; overwriting in place would fail with
-// ETXTBSY). Returns the names installed or replaced.
+// Copies `plugin` into binDir as cubelet-cni unless an identical file is there: copy to a
+// temp file in binDir, chmod 0755, fsync, rename (a runtime executing the old binary keeps
+// it; overwriting in place would fail with ETXTBSY). Adds loopback as a symlink to it where
+// binDir has no working loopback plugin. Returns the names installed or replaced.
 absl::StatusOr<std::vector<std::string>> installPlugin(const std::string& plugin, const std::string& binDir);
 
 }  // namespace cubelet::cni

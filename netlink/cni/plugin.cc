@@ -225,6 +225,11 @@ absl::Status del(const Environment& env, const NetConf& conf) {
   if (!store.ok()) return cniError(ErrorCode::kIoFailure, std::string(store.status().message()));
   absl::Status st = store->release(env.containerId, env.ifname);
   if (!st.ok()) return cniError(ErrorCode::kIoFailure, std::string(st.message()));
+  // Addresses of ADDs whose DEL never came (the plugin killed mid-ADD, a runtime that skips
+  // DEL after a failed ADD): their namespace is gone by now. Best effort.
+  if (auto stale = store->releaseStale(); !stale.ok()) {
+    std::fprintf(stderr, "cubelet-cni: releasing stale addresses: %s\n", std::string(stale.status().message()).c_str());
+  }
   return absl::OkStatus();
 }
 
@@ -310,7 +315,7 @@ Output run(std::string_view stdinText, const GetEnv& getenv) {
   }
   if (!env.ok()) return failure(version, env.status(), ErrorCode::kInvalidEnvironment);
   if (env->command == Command::kVersion) return {0, versionJson(version).dump()};
-  absl::StatusOr<NetConf> conf = parseNetConf(stdinText);
+  absl::StatusOr<NetConf> conf = parseNetConf(stdinText, env->command == Command::kDel);
   if (!conf.ok()) return failure(version, conf.status(), ErrorCode::kInvalidConfig);
   if (env->command == Command::kCheck && !versionAtLeast(conf->cniVersion, 0, 4, 0)) {
     return failure(version,

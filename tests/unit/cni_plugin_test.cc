@@ -236,10 +236,22 @@ TEST(CniConfig, PortMappings) {
   ASSERT_EQ(conf->portMappings.size(), 2u);
   EXPECT_EQ(conf->portMappings[0].protocol, "tcp");
   EXPECT_EQ(conf->portMappings[1].hostIP, "10.99.0.2");
+  // containerd 1.6 sends Go's field names.
+  json go = baseConf();
+  go["runtimeConfig"] = json::parse(
+      R"({"portMappings":[{"HostPort":18888,"ContainerPort":8080,"Protocol":"tcp","HostIP":""}]})");
+  auto goConf = parseNetConf(go.dump());
+  ASSERT_TRUE(goConf.ok()) << goConf.status();
+  ASSERT_EQ(goConf->portMappings.size(), 1u);
+  EXPECT_EQ(goConf->portMappings[0].hostPort, 18888);
+  EXPECT_EQ(goConf->portMappings[0].containerPort, 8080);
+  EXPECT_EQ(goConf->portMappings[0].hostIP, "");
   c["runtimeConfig"]["portMappings"][0]["hostPort"] = 70000;
   auto bad = parseNetConf(c.dump());
   ASSERT_FALSE(bad.ok());
   EXPECT_TRUE(contains(bad.status().message(), "runtimeConfig.portMappings[0].hostPort: 70000 is not in 1..65535"));
+  // DEL ignores the runtime config: a bad one must not block a teardown.
+  EXPECT_TRUE(parseNetConf(c.dump(), /*forDelete=*/true).ok());
 }
 
 TEST(CniConfig, Versions) {
@@ -381,14 +393,22 @@ TEST(CniInstall, PluginCopiedUnlessIdenticalAndLoopbackKept) {
   auto second = installPlugin(src, bin);
   ASSERT_TRUE(second.ok());
   EXPECT_TRUE(second->empty());
-  // A newer cubelet-cni replaces ours; a loopback from elsewhere stays.
+  EXPECT_EQ(fs::read_symlink(bin + "/loopback"), "cubelet-cni");
+  // A newer cubelet-cni replaces ours, and loopback follows it; a loopback from elsewhere
+  // stays.
   std::ofstream(src) << "binary-v2";
-  std::ofstream(bin + "/loopback", std::ios::trunc) << "packaged";
-  ::chmod((bin + "/loopback").c_str(), 0755);
   auto third = installPlugin(src, bin);
   ASSERT_TRUE(third.ok());
   EXPECT_EQ(*third, std::vector<std::string>{"cubelet-cni"});
   EXPECT_EQ(readFile(bin + "/cubelet-cni"), "binary-v2");
+  EXPECT_EQ(readFile(bin + "/loopback"), "binary-v2");
+  fs::remove(bin + "/loopback");
+  std::ofstream(bin + "/loopback") << "packaged";
+  ::chmod((bin + "/loopback").c_str(), 0755);
+  std::ofstream(src) << "binary-v3";
+  auto fourth = installPlugin(src, bin);
+  ASSERT_TRUE(fourth.ok());
+  EXPECT_EQ(*fourth, std::vector<std::string>{"cubelet-cni"});
   EXPECT_EQ(readFile(bin + "/loopback"), "packaged");
   EXPECT_FALSE(installPlugin(dir.path() + "/missing", bin).ok());
 }
