@@ -21,6 +21,7 @@ set(_agent_tests
   prober_handlers_test:kubelet_prober
   probe_manager_test:kubelet_prober
   pod_network_test:kubelet_network
+  pod_lifecycle_test:kubelet_pod
 )
 foreach(_entry IN LISTS _agent_tests)
   string(REPLACE ":" ";" _parts "${_entry}")
@@ -37,3 +38,4 @@ target_link_libraries(events_test PRIVATE PkgConfig::HTTPLIB)
 target_link_libraries(pod_runtime_test PRIVATE PkgConfig::HTTPLIB)
 target_link_libraries(prober_handlers_test PRIVATE PkgConfig::HTTPLIB)
 target_link_libraries(probe_manager_test PRIVATE PkgConfig::HTTPLIB)
+target_link_libraries(pod_lifecycle_test PRIVATE PkgConfig::HTTPLIB)
