@@ -89,7 +89,7 @@ mkdir -p "$CONF" "$LOGS" "$PIDS" "$CONTAINERD_DIR" "$KUBELET_ROOT" "$CNI_BIN" "$
 # Earlier versions of this script used Debian's bridge plugins: only cubelet-cni remains.
 rm -f "$CNI_CONF/10-cubelet-dev.conflist"
 for p in bridge host-local loopback portmap; do
-  [ -L "$CNI_BIN/$p" ] && rm -f "$CNI_BIN/$p"
+  [[ $(readlink "$CNI_BIN/$p" 2>/dev/null) == /usr/lib/cni/* ]] && rm -f "$CNI_BIN/$p"
 done
 
 write_if_changed "$CONF/containerd.toml" <<EOF2

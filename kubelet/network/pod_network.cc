@@ -2,6 +2,8 @@
 // addresses.
 #include "kubelet/network/pod_network.h"
 
+#include <sys/stat.h>
+
 #include <optional>
 #include <set>
 
@@ -91,11 +93,27 @@ absl::Status PodNetwork::apply(const std::vector<std::string>& cidrs) {
     LOG_WARNING << "CNI config " << confDir_ << "/" << other << " sorts before " << cni::kConflistName
                 << ": the runtime will use it instead of cubelet-cni";
   }
+  stamps_ = installedStamps();
   if (changed) {
     LOG_INFO << "wrote CNI config " << confDir_ << "/" << cni::kConflistName << " for pod CIDR " << joined;
     if (opts_.onConfigured) opts_.onConfigured();
   }
   return absl::OkStatus();
+}
+
+std::vector<std::string> PodNetwork::installedStamps() const {
+  std::vector<std::string> out;
+  for (const std::string& path : {opts_.plugin, binDir_ + "/cubelet-cni", binDir_ + "/loopback",
+                                  confDir_ + "/" + cni::kConflistName}) {
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0) {
+      out.push_back(path + " missing");
+      continue;
+    }
+    out.push_back(path + " " + std::to_string(st.st_ino) + " " + std::to_string(st.st_size) + " " +
+                  std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec));
+  }
+  return out;
 }
 
 absl::StatusOr<int> PodNetwork::reclaim(std::chrono::system_clock::time_point now) {
@@ -159,6 +177,11 @@ void PodNetwork::run(std::stop_token stop) {
     if (std::chrono::steady_clock::now() >= nextReclaim) {
       nextReclaim = std::chrono::steady_clock::now() + opts_.reclaimPeriod;
       if (!applied_.empty()) {
+        // Put back what someone removed or changed (the plugin, its loopback link, the
+        // conflist): the runtime cannot set up or tear down any pod without them.
+        if (installedStamps() != stamps_) {
+          if (absl::Status st = apply(applied_); !st.ok()) LOG_WARNING << "pod network: " << st.message();
+        }
         absl::StatusOr<int> freed = reclaim();
         if (!freed.ok()) LOG_WARNING << "pod network: reclaiming leaked addresses: " << freed.status().message();
       }

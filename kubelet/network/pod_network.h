@@ -4,10 +4,11 @@
 // exists the runtime reports NetworkReady=false and the node stays NotReady with the
 // upstream message; pods that need the pod network wait.
 //
-// Also reclaims addresses whose sandbox is gone without a CNI DEL (the runtime's DEL is best
-// effort): records whose netns path vanished at once, and records of sandboxes the runtime
-// no longer lists once they are older than a grace period (an ADD still in flight is not
-// listed yet).
+// Every reclaimPeriod it puts back the plugin, its loopback link and the conflist if someone
+// removed or changed them, and reclaims addresses whose sandbox is gone without a CNI DEL
+// (the runtime's DEL is best effort): records whose netns path vanished at once, and records
+// of sandboxes the runtime no longer lists once they are older than a grace period (an ADD
+// still in flight is not listed yet).
 //
 // Threads: setPodCidrs from any thread; run() on a thread of its own.
 #pragma once
@@ -58,6 +59,9 @@ class PodNetwork {
 
  private:
   absl::Status apply(const std::vector<std::string>& cidrs);
+  // inode, size and mtime of the plugin and of what was installed: when they are as after the
+  // last apply, nothing needs checking.
+  std::vector<std::string> installedStamps() const;
 
   runtime::CriClient& cri_;
   const PodNetworkOptions opts_;
@@ -69,6 +73,7 @@ class PodNetwork {
   std::vector<std::string> applied_;
   std::string sentCidr_;
   std::string binDir_, confDir_;
+  std::vector<std::string> stamps_;
 };
 
 }  // namespace cubelet::network

@@ -88,6 +88,24 @@ TEST_F(PodNetworkTest, WritesTheConflistIntoTheRuntimesDirsOncePodCidrIsKnown) {
   EXPECT_NE(readFile(conflist).find("fd00:4::/64"), std::string::npos);
 }
 
+TEST_F(PodNetworkTest, PutsBackWhatWasRemoved) {
+  PodNetworkOptions o = options();
+  o.reclaimPeriod = std::chrono::seconds(1);
+  PodNetwork net(*client_, o);
+  std::jthread t([&](std::stop_token st) { net.run(st); });
+  net.setPodCidrs({"10.244.3.0/24"});
+  fs::path conflist = dir_ / "net.d" / cni::kConflistName;
+  for (int i = 0; i < 100 && configured_ == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_EQ(configured_, 1);
+  fs::remove(conflist);
+  fs::remove(dir_ / "bin" / "loopback");
+  for (int i = 0; i < 150 && !(fs::exists(conflist) && fs::exists(dir_ / "bin" / "loopback")); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(fs::exists(conflist));
+  EXPECT_TRUE(fs::is_symlink(dir_ / "bin" / "loopback"));
+}
+
 TEST_F(PodNetworkTest, ExternalNetworkOnlyTellsTheRuntime) {
   PodNetworkOptions o = options();
   o.manage = false;
