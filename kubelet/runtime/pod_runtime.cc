@@ -525,7 +525,10 @@ absl::Status PodRuntime::startContainer(const json& pod, const json& container, 
   ContainerOptions co;
   co.restartCount = restartCount;
   co.imageRef = image.id();
-  co.podIps = sandbox.ips;
+  // The pod's IPs as upstream hands them to a container: for a pod on the node's network
+  // the node's (the runtime reports none for such a sandbox), else the sandbox's.
+  const std::vector<std::string>& podIps = isHostNetwork(pod) ? opts_.node.nodeIps : sandbox.ips;
+  co.podIps = podIps;
   co.hostIps = opts_.node.nodeIps;
   if (image.has_uid()) co.imageUid = image.uid().value();
   co.imageUsername = image.username();
@@ -555,7 +558,7 @@ absl::Status PodRuntime::startContainer(const json& pod, const json& container, 
     };
   }
   if (!opts_.podsDir.empty()) {
-    auto hosts = ensureHostsFile(pod, container, sandbox.ips);
+    auto hosts = ensureHostsFile(pod, container, podIps);
     if (!hosts.ok()) {
       *waiting = {"CreateContainerConfigError", std::string(hosts.status().message())};
       events_.record(podRef(pod, name), "Warning", "Failed", "Error: " + waiting->message);

@@ -674,6 +674,23 @@ TEST_F(PodRuntimeTest, RemoveForgetsTheBackOff) {
   EXPECT_TRUE(out.waiting.empty()) << out.waiting["app"].reason;
 }
 
+TEST_F(PodRuntimeTest, HostNetworkPodsSeeTheNodesIpsAsTheirs) {
+  fake().addImage("busybox:1.36");
+  json pod = makePod("Always");
+  pod["spec"]["hostNetwork"] = true;
+  pod["spec"]["containers"][0]["env"] = json::parse(R"([
+      {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+      {"name": "POD_IPS", "valueFrom": {"fieldRef": {"fieldPath": "status.podIPs"}}}])");
+  runPod(pod);
+  const auto containers = fake().containers();
+  ASSERT_EQ(containers.size(), 1u);
+  std::map<std::string, std::string> env;
+  for (const auto& kv : containers[0].config.envs()) env[kv.key()] = kv.value();
+  EXPECT_EQ(env["POD_IP"], "192.168.1.10") << "status.podIP of a host-network pod is the node's";
+  EXPECT_EQ(env["POD_IPS"], "192.168.1.10");
+  EXPECT_EQ(statusOf(pod)["podIP"], "192.168.1.10");
+}
+
 // ------------------------------------------------------------------ /etc/hosts
 
 class PodFilesTest : public PodRuntimeTest {
