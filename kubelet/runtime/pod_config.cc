@@ -329,6 +329,11 @@ absl::StatusOr<std::string> managedHostsFile(const nlohmann::json& podJson, cons
   return poddns::podNetworkHostsFile(podIps, hostname->first, hostname->second, pod.hostAliases);
 }
 
+std::optional<std::string> resolvConfLimitsWarning(std::string_view path, const absl::StatusOr<std::string>& content,
+                                                   std::string_view clusterDomain) {
+  return poddns::resolvConfWarning(path, content, clusterDomain);
+}
+
 absl::Status verifyRunAsNonRoot(const nlohmann::json& podJson, const nlohmann::json& containerJson,
                                 std::optional<int64_t> imageUid, std::string_view imageUsername) {
   ASSIGN_OR_RETURN(Pod pod, loadPod(podJson));

@@ -287,6 +287,18 @@ absl::StatusOr<bool> usesManagedHostsFile(const nlohmann::json& pod, const nlohm
 absl::StatusOr<std::string> managedHostsFile(const nlohmann::json& pod, const NodeSettings& node,
                                              const std::vector<std::string>& podIps, std::string_view nodeHosts);
 
+// ----------------------------------------------------------------------------------------
+// The node's resolv.conf (CheckLimitsForResolvConf).
+
+// The warning the upstream kubelet records on its Node (Warning, reason
+// CheckLimitsForResolvConf) when it starts, about the resolv.conf at `path` (its content, or
+// the error reading it, which is the message then): a parse error, more search domains
+// than a ClusterFirst pod has room for beside the cluster's three (32, or 29 with a
+// `clusterDomain`), a search path over 253 characters, or a search line over 2048
+// characters. nullopt when there is nothing to say.
+std::optional<std::string> resolvConfLimitsWarning(std::string_view path, const absl::StatusOr<std::string>& content,
+                                                   std::string_view clusterDomain);
+
 // The io.kubernetes.container.hash value (as a number; the annotation is lowercase hex,
 // unpadded). It is the upstream kubelet's HashContainer, bit for bit: FNV-32a over Go's
 // spew rendering of the JSON {"image":...,"name":...}. Only name and image take part, so the

@@ -302,6 +302,31 @@ absl::StatusOr<::runtime::v1::DNSConfig> podDnsConfig(const Pod& pod, const Node
   return cfg;
 }
 
+std::optional<std::string> resolvConfWarning(std::string_view path, const absl::StatusOr<std::string>& content,
+                                             std::string_view clusterDomain) {
+  if (!content.ok()) return std::string(content.status().message());
+  auto rc = parseResolvConf(*content);
+  if (!rc.ok()) return std::string(rc.status().message());
+  // The cluster's three search domains come first in a ClusterFirst pod.
+  const size_t maxDomains = clusterDomain.empty() ? kMaxSearchPaths : kMaxSearchPaths - 3;
+  if (rc->searches.size() > maxDomains) {
+    return podstr::cat("Resolv.conf file '", path, "' contains search line consisting of more than ", maxDomains,
+                        " domains!");
+  }
+  for (const std::string& s : rc->searches) {
+    if (s.size() > kMaxSubdomainLength) {
+      return podstr::cat("Resolv.conf file ", gojson::quote(path),
+                          " contains a search path which length is more than allowed ", kMaxSubdomainLength,
+                          " chars!");
+    }
+  }
+  if (podstr::join(rc->searches, " ").size() > kMaxSearchListChars) {
+    return podstr::cat("Resolv.conf file '", path, "' contains search line which length is more than allowed ",
+                        kMaxSearchListChars, " chars!");
+  }
+  return std::nullopt;
+}
+
 absl::Status validateHostAliases(const std::vector<podspec::HostAlias>& aliases) {
   for (size_t i = 0; i < aliases.size(); ++i) {
     const podspec::HostAlias& a = aliases[i];

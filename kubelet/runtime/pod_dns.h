@@ -3,6 +3,7 @@
 // (kubelet_pods.go) and the DNS-name checks they rely on.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -39,6 +40,11 @@ absl::StatusOr<std::string> nodenameForKernel(const std::string& hostname, const
 
 // The container path of the managed hosts file.
 inline constexpr std::string_view kEtcHostsPath = "/etc/hosts";
+
+// The limits check of the node's resolv.conf (CheckLimitsForResolvConf); see
+// resolvConfLimitsWarning in pod_config.h.
+std::optional<std::string> resolvConfWarning(std::string_view path, const absl::StatusOr<std::string>& content,
+                                             std::string_view clusterDomain);
 
 // The apiserver's checks of spec.hostAliases (each ip an IP address, each hostname a DNS-1123
 // subdomain), for pods that never passed them (static pods): no alias may put anything but

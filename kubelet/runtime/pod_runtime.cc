@@ -731,7 +731,16 @@ SyncOutcome PodRuntime::sync(const json& pod, const PodRuntimeState& state) {
     }
     so.cgroupParent = *parent;
   }
-  auto sandboxConfig = makeSandboxConfig(pod, opts_.node, so);
+  absl::StatusOr<SandboxConfig> sandboxConfig = absl::UnknownError("unset");
+  if (opts_.resolvConfPath.empty()) {
+    sandboxConfig = makeSandboxConfig(pod, opts_.node, so);
+  } else if (auto resolvConf = readHostFile(opts_.resolvConfPath); !resolvConf.ok()) {
+    sandboxConfig = resolvConf.status();
+  } else {
+    NodeSettings node = opts_.node;
+    node.resolvConf = *std::move(resolvConf);
+    sandboxConfig = makeSandboxConfig(pod, node, so);
+  }
   if (!sandboxConfig.ok()) {
     std::string msg = "Failed to create pod sandbox: " + std::string(sandboxConfig.status().message());
     waitAll("ContainerCreating", "");

@@ -96,6 +96,11 @@ struct PodRuntimeOptions {
   std::string podsDir;
   // The node's hosts file: a host-network pod's managed hosts file is built on it.
   std::string nodeHostsPath = "/etc/hosts";
+  // The KubeletConfiguration's resolvConf file. When set it is read again for every sandbox
+  // config, as upstream reads it for every pod, and replaces node.resolvConf; a file that
+  // cannot be read fails the sandbox config (FailedCreatePodSandBox). Empty: node.resolvConf
+  // is used as it is.
+  std::string resolvConfPath;
   // Reads a ConfigMap (namespace, name), for configMapKeyRef / envFrom; unset: such
   // references are a CreateContainerConfigError.
   std::function<absl::StatusOr<json>(const std::string& ns, const std::string& name)> getConfigMap;

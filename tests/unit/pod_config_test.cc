@@ -711,6 +711,34 @@ TEST(SandboxDns, ResolvConfParsing) {
   EXPECT_NE(s.status().message().find("Encountered error while parsing resolv conf file"), std::string::npos);
 }
 
+TEST(ResolvConfLimits, WarningsForTheNodesFile) {
+  const std::string path = "/etc/resolv.conf";
+  auto warn = [&](const absl::StatusOr<std::string>& content, std::string_view domain = "cluster.local") {
+    return resolvConfLimitsWarning(path, content, domain);
+  };
+  EXPECT_EQ(warn(std::string("nameserver 1.1.1.1\nsearch a.example b.example\n")), std::nullopt);
+  EXPECT_EQ(warn(absl::NotFoundError("open /etc/resolv.conf: no such file or directory")),
+            "open /etc/resolv.conf: no such file or directory");
+  EXPECT_EQ(warn(std::string("nameserver\n")), "nameserver list is empty ");
+
+  std::string search = "search";
+  for (int i = 0; i < 30; ++i) search += " d" + std::to_string(i) + ".example";
+  EXPECT_EQ(warn(search),
+            "Resolv.conf file '/etc/resolv.conf' contains search line consisting of more than 29 domains!");
+  EXPECT_EQ(warn(search, ""), std::nullopt) << "without a cluster domain all 32 are the host's";
+  search += " d30.example d31.example d32.example";
+  EXPECT_EQ(warn(search, ""),
+            "Resolv.conf file '/etc/resolv.conf' contains search line consisting of more than 32 domains!");
+
+  EXPECT_EQ(warn("search ok.example " + std::string(254, 'x')),
+            "Resolv.conf file \"/etc/resolv.conf\" contains a search path which length is more than allowed 253 "
+            "chars!");
+  std::string longLine = "search";
+  for (int i = 0; i < 9; ++i) longLine += " " + std::string(250, static_cast<char>('a' + i));
+  EXPECT_EQ(warn(longLine),
+            "Resolv.conf file '/etc/resolv.conf' contains search line which length is more than allowed 2048 chars!");
+}
+
 TEST(SandboxConfig, PortMappings) {
   json pod = webPod();
   pod["spec"]["containers"][1]["ports"] = json::parse(R"([

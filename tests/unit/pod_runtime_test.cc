@@ -691,7 +691,7 @@ TEST_F(PodRuntimeTest, HostNetworkPodsSeeTheNodesIpsAsTheirs) {
   EXPECT_EQ(statusOf(pod)["podIP"], "192.168.1.10");
 }
 
-// ------------------------------------------------------------------ /etc/hosts
+// ------------------------------------------------------------------ /etc/hosts and resolv.conf
 
 class PodFilesTest : public PodRuntimeTest {
  protected:
@@ -701,9 +701,12 @@ class PodFilesTest : public PodRuntimeTest {
     std::filesystem::create_directories(podsDir_);
     nodeHosts_ = dir_ / "node-hosts";
     std::ofstream(nodeHosts_) << "127.0.0.1 localhost\n10.99.0.2 node-1\n";
+    resolvConf_ = dir_ / "resolv.conf";
+    std::ofstream(resolvConf_) << "nameserver 192.168.1.1\n";
     configure_ = [this](PodRuntimeOptions& o) {
       o.podsDir = podsDir_.string();
       o.nodeHostsPath = nodeHosts_.string();
+      o.resolvConfPath = resolvConf_.string();
     };
     makeRuntime(60s, 300s);
     fake().addImage("busybox:1.36");
@@ -720,7 +723,7 @@ class PodFilesTest : public PodRuntimeTest {
     return std::nullopt;
   }
 
-  std::filesystem::path podsDir_, nodeHosts_;
+  std::filesystem::path podsDir_, nodeHosts_, resolvConf_;
 };
 
 constexpr char kPodHostsPreamble[] =
@@ -820,6 +823,43 @@ TEST_F(PodFilesTest, RemoveTakesTheFileAndThePodDirectory) {
   ASSERT_TRUE(runtime_->kill(pod, 0).ok());
   ASSERT_TRUE(runtime_->remove(kUid).ok());
   EXPECT_FALSE(std::filesystem::exists(podsDir_ / kUid));
+}
+
+TEST_F(PodFilesTest, ResolvConfIsReadForEachPod) {
+  std::ofstream(resolvConf_) << "nameserver 192.168.1.1\nsearch corp.example\n";
+  json pod = makePod("Always");
+  pod["spec"]["dnsPolicy"] = "Default";
+  runPod(pod);
+  auto dns = fake().sandboxes().at(0).config.dns_config();
+  ASSERT_EQ(dns.servers_size(), 1);
+  EXPECT_EQ(dns.servers(0), "192.168.1.1");
+  EXPECT_EQ(dns.searches(0), "corp.example");
+
+  // A change reaches the next pod without a restart of the agent.
+  std::ofstream(resolvConf_) << "nameserver 192.168.1.53\n";
+  json other = makePod("Always", "busybox:1.36", "IfNotPresent", "6b8f2c1e-0000-4000-8000-000000000002", "other");
+  other["spec"]["dnsPolicy"] = "Default";
+  runPod(other);
+  bool found = false;
+  for (const auto& sb : fake().sandboxes()) {
+    if (sb.config.metadata().name() != "other") continue;
+    found = true;
+    ASSERT_EQ(sb.config.dns_config().servers_size(), 1);
+    EXPECT_EQ(sb.config.dns_config().servers(0), "192.168.1.53");
+    EXPECT_EQ(sb.config.dns_config().searches_size(), 0);
+  }
+  EXPECT_TRUE(found);
+
+  // Without the file no sandbox is made, with the upstream message.
+  std::filesystem::remove(resolvConf_);
+  json third = makePod("Always", "busybox:1.36", "IfNotPresent", "6b8f2c1e-0000-4000-8000-000000000003", "third");
+  fake().clearCalls();
+  auto out = syncPod(third);
+  EXPECT_FALSE(out.error.ok());
+  EXPECT_EQ(fake().callCount("RunPodSandbox"), 0);
+  EXPECT_EQ(out.waiting["app"].reason, "ContainerCreating");
+  EXPECT_TRUE(hasEvent("FailedCreatePodSandBox",
+                       "Failed to create pod sandbox: open " + resolvConf_.string() + ": no such file or directory"));
 }
 
 // ------------------------------------------------------------------ PLEG relist
