@@ -711,6 +711,81 @@ TEST(SandboxDns, ResolvConfParsing) {
   EXPECT_NE(s.status().message().find("Encountered error while parsing resolv conf file"), std::string::npos);
 }
 
+TEST(SandboxDns, SearchLineLimitEventsSayWhatWasApplied) {
+  json pod = webPod();
+  pod["spec"]["dnsPolicy"] = "None";
+  // 33 short ones: the 33rd goes.
+  json searches = json::array();
+  for (int i = 0; i < 33; ++i) searches.push_back("s" + std::to_string(i));
+  pod["spec"]["dnsConfig"] = {{"nameservers", {"1.1.1.1"}}, {"searches", searches}};
+  auto s = makeSandboxConfig(pod, testNode());
+  ASSERT_TRUE(s.ok()) << s.status();
+  ASSERT_EQ(s->events.size(), 1u);
+  EXPECT_EQ(s->events[0].reason, "DNSConfigForming");
+  std::string applied;
+  for (int i = 0; i < 32; ++i) applied += (i ? " s" : "s") + std::to_string(i);
+  EXPECT_EQ(s->events[0].message,
+            "Search Line limits were exceeded, some search paths have been omitted, the applied search line is: " +
+                applied);
+
+  // A path over 253 characters is dropped wherever it is; exactly 253 stays.
+  pod["spec"]["dnsConfig"] = {{"nameservers", {"1.1.1.1"}},
+                              {"searches", {"a.example", std::string(254, 'x'), std::string(253, 'y')}}};
+  s = makeSandboxConfig(pod, testNode());
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(strings(s->config.dns_config().searches()), (std::vector<std::string>{"a.example", std::string(253, 'y')}));
+  ASSERT_EQ(s->events.size(), 1u);
+
+  // Exactly 32 paths and exactly 2048 characters are within the limits: no event.
+  searches = json::array();
+  for (int i = 0; i < 31; ++i) searches.push_back(std::string(63, static_cast<char>('a' + i % 26)) + std::to_string(i));
+  size_t used = 0;
+  for (const auto& x : searches) used += x.get<std::string>().size() + 1;
+  searches.push_back(std::string(2048 - used, 'z'));
+  pod["spec"]["dnsConfig"] = {{"nameservers", {"1.1.1.1"}}, {"searches", searches}};
+  s = makeSandboxConfig(pod, testNode());
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->config.dns_config().searches_size(), 32);
+  EXPECT_TRUE(s->events.empty()) << s->events[0].message;
+
+  // The host's search domains count too: ClusterFirst adds three in front of them.
+  NodeSettings node = testNode();
+  node.resolvConf = "nameserver 192.168.1.1\nsearch";
+  for (int i = 0; i < 30; ++i) *node.resolvConf += " h" + std::to_string(i) + ".example";
+  s = makeSandboxConfig(webPod(), node);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->config.dns_config().searches_size(), 32);
+  EXPECT_EQ(s->config.dns_config().searches(31), "h28.example");
+  ASSERT_EQ(s->events.size(), 1u);
+  EXPECT_EQ(s->events[0].reason, "DNSConfigForming");
+}
+
+TEST(SandboxDns, ClusterFirstWithHostNetOnlyMattersOnTheHostNetwork) {
+  json pod = webPod();
+  pod["spec"]["dnsPolicy"] = "ClusterFirstWithHostNet";
+  EXPECT_EQ(strings(sandboxOf(pod).dns_config().servers()), std::vector<std::string>{"10.96.0.10"});
+  EXPECT_EQ(sandboxOf(pod).dns_config().searches(0), "default.svc.cluster.local");
+  // Default ignores the cluster DNS on any network; None with a host network starts empty.
+  pod["spec"]["hostNetwork"] = true;
+  pod["spec"]["dnsPolicy"] = "Default";
+  EXPECT_EQ(strings(sandboxOf(pod).dns_config().options()), (std::vector<std::string>{"timeout:2", "attempts:3"}));
+  pod["spec"]["dnsPolicy"] = "None";
+  pod["spec"]["dnsConfig"] = {{"nameservers", {"9.9.9.9"}}};
+  const auto dns = sandboxOf(pod).dns_config();
+  EXPECT_EQ(strings(dns.servers()), std::vector<std::string>{"9.9.9.9"});
+  EXPECT_EQ(dns.searches_size() + dns.options_size(), 0);
+}
+
+TEST(SandboxDns, DnsConfigOptionsOverrideTheHostsByName) {
+  json pod = webPod();
+  pod["spec"]["dnsPolicy"] = "Default";
+  pod["spec"]["dnsConfig"] = json::parse(R"({"options": [{"name": "attempts", "value": "5"}, {"name": "rotate"},
+      {"name": "timeout"}]})");
+  EXPECT_EQ(strings(sandboxOf(pod).dns_config().options()),
+            (std::vector<std::string>{"timeout", "attempts:5", "rotate"}))
+      << "a name without value replaces timeout:2 with the bare option";
+}
+
 TEST(ResolvConfLimits, WarningsForTheNodesFile) {
   const std::string path = "/etc/resolv.conf";
   auto warn = [&](const absl::StatusOr<std::string>& content, std::string_view domain = "cluster.local") {
