@@ -9,7 +9,6 @@
 #include <filesystem>
 #include <cctype>
 #include <fstream>
-#include <sstream>
 #include <thread>
 
 #include "base/log.h"
@@ -31,6 +30,7 @@
 #include "kubelet/pod/static_pods.h"
 #include "kubelet/pod/status_manager.h"
 #include "kubelet/prober/probe_manager.h"
+#include "kubelet/runtime/host_files.h"
 #include "kubelet/runtime/pod_runtime.h"
 #include "kubelet/runtime/cri_client.h"
 #include "kubelet/runtime/runtime_health.h"
@@ -148,14 +148,10 @@ class KubeletImpl : public Kubelet {
     ro.node.clusterDns = kc.clusterDNS;
     ro.node.podLogsDir = kc.podLogsDir;
     ro.node.seccompProfileRoot = cfg_.flags.rootDir + "/seccomp";
-    if (kc.resolvConf.empty()) {
-      ro.node.resolvConf = std::nullopt;
-    } else {
-      std::ifstream in(kc.resolvConf);
-      std::stringstream ss;
-      ss << in.rdbuf();
-      ro.node.resolvConf = ss.str();
-    }
+    // resolvConf "" means no host resolver configuration at all; a file is read again for
+    // each pod's sandbox config, as upstream does.
+    if (kc.resolvConf.empty()) ro.node.resolvConf = std::nullopt;
+    ro.resolvConfPath = kc.resolvConf;
     ro.podsDir = cfg_.flags.rootDir + "/pods";
     ro.nodeAllocatable = [this]() -> std::optional<runtime::ResourceList> {
       const nlohmann::json node = this->node();
@@ -262,6 +258,17 @@ class KubeletImpl : public Kubelet {
       if (kc.registerNode && !agent_->registerWithApiserver(stop)) return 0;
       apiThreads.emplace_back([this](std::stop_token st) { events_.run(st); });
       events_.record(agent_->nodeRef(), "Normal", "Starting", "Starting kubelet.");
+    }
+    // Whether the node's resolv.conf leaves ClusterFirst pods room for their search domains
+    // (upstream checks once, as its sync loop starts).
+    if (!kc.resolvConf.empty()) {
+      if (auto warning = runtime::resolvConfLimitsWarning(kc.resolvConf, runtime::readHostFile(kc.resolvConf),
+                                                          kc.clusterDomain)) {
+        LOG_WARNING << "CheckLimitsForResolvConf: " << *warning;
+        if (agent_) events_.record(agent_->nodeRef(), "Warning", "CheckLimitsForResolvConf", *warning);
+      }
+    }
+    if (agent_) {
       apiThreads.emplace_back([this](std::stop_token st) { agent_->runWatch(st); });
       apiThreads.emplace_back([this](std::stop_token st) { agent_->runStatusLoop(st); });
       apiThreads.emplace_back([this](std::stop_token st) { agent_->runLease(st); });

@@ -1,5 +1,6 @@
 #include "kubelet/runtime/pod_config.h"
 
+#include <algorithm>
 #include <unordered_map>
 
 #include "base/status_macros.h"
@@ -116,6 +117,12 @@ void addPortMappings(const Container& c, ::runtime::v1::PodSandboxConfig& config
     m->set_host_port(p.hostPort);
     m->set_host_ip(p.hostIp);
   }
+}
+
+// A volumeMount of the container is at /etc/hosts: the kubelet leaves the path to it.
+bool mountsAtEtcHosts(const Container& c) {
+  return std::find(c.volumeMountPaths.begin(), c.volumeMountPaths.end(), poddns::kEtcHostsPath) !=
+         c.volumeMountPaths.end();
 }
 
 }  // namespace
@@ -274,15 +281,25 @@ absl::StatusOr<::runtime::v1::ContainerConfig> makeContainerConfig(const nlohman
   *config.mutable_linux()->mutable_resources() = *std::move(resources);
   *config.mutable_linux()->mutable_security_context() = *std::move(sc);
 
-  // The termination-message file, created by the caller for this instance.
+  // The pod's hosts file (after the volumes, which have none yet), then the
+  // termination-message file created by the caller for this instance.
+  if (!options.etcHostsHostPath.empty() && !mountsAtEtcHosts(c)) {
+    ::runtime::v1::Mount* m = config.add_mounts();
+    m->set_host_path(podsec::joinPath("/", options.etcHostsHostPath));
+    m->set_container_path(std::string(poddns::kEtcHostsPath));
+    m->set_selinux_relabel(node.selinuxEnabled);
+  }
   if (!options.terminationMessageHostPath.empty() && !c.terminationMessagePath.empty()) {
     ::runtime::v1::Mount* m = config.add_mounts();
     m->set_host_path(podsec::joinPath("/", options.terminationMessageHostPath));
     m->set_container_path(podsec::joinPath("/", c.terminationMessagePath));
     m->set_selinux_relabel(node.selinuxEnabled);
-    const auto& userns = config.linux().security_context().namespace_options().userns_options();
-    *m->mutable_uidmappings() = userns.uids();
-    *m->mutable_gidmappings() = userns.gids();
+  }
+  // In a pod with its own user namespace every mount is ID-mapped into it.
+  const auto& userns = config.linux().security_context().namespace_options().userns_options();
+  for (::runtime::v1::Mount& m : *config.mutable_mounts()) {
+    *m.mutable_uidmappings() = userns.uids();
+    *m.mutable_gidmappings() = userns.gids();
   }
 
   for (const auto& [k, v] : *env) {
@@ -291,6 +308,30 @@ absl::StatusOr<::runtime::v1::ContainerConfig> makeContainerConfig(const nlohman
     kv->set_value(v);
   }
   return config;
+}
+
+absl::StatusOr<bool> usesManagedHostsFile(const nlohmann::json& podJson, const nlohmann::json& containerJson,
+                                          const std::vector<std::string>& podIps) {
+  ASSIGN_OR_RETURN(Pod pod, loadPod(podJson));
+  ASSIGN_OR_RETURN(Container c, loadContainer(podJson, pod, containerJson));
+  // A pod on the node's network needs no IP of its own for it (upstream since v1.32).
+  return (pod.hostNetwork || !podIps.empty()) && !mountsAtEtcHosts(c);
+}
+
+absl::StatusOr<std::string> managedHostsFile(const nlohmann::json& podJson, const NodeSettings& node,
+                                             const std::vector<std::string>& podIps, std::string_view nodeHosts) {
+  ASSIGN_OR_RETURN(Pod pod, loadPod(podJson));
+  if (auto st = poddns::validateHostAliases(pod.hostAliases); !st.ok()) return inPod(podJson, st);
+  // The hostname is worked out (and must be valid) for host-network pods too, though unused.
+  auto hostname = poddns::podHostnameAndDomain(pod, node.clusterDomain);
+  if (!hostname.ok()) return inPod(podJson, hostname.status());
+  if (pod.hostNetwork) return poddns::hostNetworkHostsFile(nodeHosts, pod.hostAliases);
+  return poddns::podNetworkHostsFile(podIps, hostname->first, hostname->second, pod.hostAliases);
+}
+
+std::optional<std::string> resolvConfLimitsWarning(std::string_view path, const absl::StatusOr<std::string>& content,
+                                                   std::string_view clusterDomain) {
+  return poddns::resolvConfWarning(path, content, clusterDomain);
 }
 
 absl::Status verifyRunAsNonRoot(const nlohmann::json& podJson, const nlohmann::json& containerJson,

@@ -212,6 +212,10 @@ struct ContainerOptions {
   // Host path of the termination-message file created for this container instance; when
   // set (and terminationMessagePath is not empty) it is mounted at terminationMessagePath.
   std::string terminationMessageHostPath;
+  // Host path of the pod's managed hosts file (<root-dir>/pods/<uid>/etc-hosts), written by
+  // the caller when usesManagedHostsFile() said so; when set it is mounted at /etc/hosts,
+  // read-write, relabeled when SELinux is on, unless a volumeMount of the container is there.
+  std::string etcHostsHostPath;
   // For an ephemeral container targeting another container: that container's ID; the
   // container then joins its PID namespace (mode TARGET) when the pod does not share one.
   std::string targetContainerId;
@@ -237,7 +241,9 @@ struct ContainerOptions {
 //    by QoS class, hugepage limits;
 //  - linux.security_context: effective pod+container security context (users, groups,
 //    capabilities as written in the pod, privileged, readonly rootfs, no_new_privs only
-//    when allowPrivilegeEscalation is false, seccomp, AppArmor, masked/readonly paths).
+//    when allowPrivilegeEscalation is false, seccomp, AppArmor, masked/readonly paths);
+//  - mounts: the managed hosts file (etcHostsHostPath), then the termination-message file,
+//    each with the pod's user-namespace ID mappings when it has its own user namespace.
 // Checks runAsNonRoot first (see verifyRunAsNonRoot).
 absl::StatusOr<::runtime::v1::ContainerConfig> makeContainerConfig(const nlohmann::json& pod,
                                                                    const nlohmann::json& container,
@@ -252,6 +258,46 @@ absl::StatusOr<::runtime::v1::ContainerConfig> makeContainerConfig(const nlohman
 // container: app)`.
 absl::Status verifyRunAsNonRoot(const nlohmann::json& pod, const nlohmann::json& container,
                                 std::optional<int64_t> imageUid, std::string_view imageUsername);
+
+// ----------------------------------------------------------------------------------------
+// The pod's managed /etc/hosts (makeMounts, makeHostsMount, ensureHostsFile).
+
+// The file's name in the pod's directory: <root-dir>/pods/<uid>/etc-hosts.
+inline constexpr char kEtcHostsFileName[] = "etc-hosts";
+
+// Whether the kubelet gives `container` (one of the pod's containers, init containers or
+// ephemeral containers) the managed hosts file: when the pod uses the node's network or has
+// IPs (`podIps`, as the sandbox reported them), and none of the container's volumeMounts
+// has mountPath /etc/hosts (exactly that string). The sandbox itself never gets it.
+absl::StatusOr<bool> usesManagedHostsFile(const nlohmann::json& pod, const nlohmann::json& container,
+                                          const std::vector<std::string>& podIps);
+
+// The content of the pod's managed hosts file, byte for byte the upstream kubelet's (lines
+// end in "\n", fields are separated by one tab):
+//  - on the pod network: "# Kubernetes-managed hosts file.", the loopback lines (127.0.0.1
+//    localhost, ::1 and the fe00:: ip6 names), then per pod IP in `podIps` order
+//    "<ip> <hostname>.<domain> <hostname>" when the pod has a subdomain, else
+//    "<ip> <hostname>" (hostname and domain as for the sandbox's hostname);
+//  - on the node's network: "# Kubernetes-managed hosts file (host network).", then
+//    `nodeHosts` (the node's /etc/hosts, read by the caller) exactly as it is;
+//  - then, with spec.hostAliases: an empty line, "# Entries added by HostAliases." and one
+//    line per alias, "<ip> <hostname1> <hostname2> ...".
+// InvalidArgument for a bad hostname/subdomain or a malformed alias (an ip that is not an
+// IP address, a hostname that is not a DNS-1123 subdomain), naming the field.
+absl::StatusOr<std::string> managedHostsFile(const nlohmann::json& pod, const NodeSettings& node,
+                                             const std::vector<std::string>& podIps, std::string_view nodeHosts);
+
+// ----------------------------------------------------------------------------------------
+// The node's resolv.conf (CheckLimitsForResolvConf).
+
+// The warning the upstream kubelet records on its Node (Warning, reason
+// CheckLimitsForResolvConf) when it starts, about the resolv.conf at `path` (its content, or
+// the error reading it, which is the message then): a parse error, more search domains
+// than a ClusterFirst pod has room for beside the cluster's three (32, or 29 with a
+// `clusterDomain`), a search path over 253 characters, or a search line over 2048
+// characters. nullopt when there is nothing to say.
+std::optional<std::string> resolvConfLimitsWarning(std::string_view path, const absl::StatusOr<std::string>& content,
+                                                   std::string_view clusterDomain);
 
 // The io.kubernetes.container.hash value (as a number; the annotation is lowercase hex,
 // unpadded). It is the upstream kubelet's HashContainer, bit for bit: FNV-32a over Go's

@@ -141,6 +141,15 @@ std::vector<std::string> fitNameservers(std::vector<std::string> servers, std::v
   return servers;
 }
 
+// hostsEntriesFromHostAliases: nothing without aliases; else an empty line, a comment, and
+// one line per alias with its names separated by tabs.
+std::string hostAliasesBlock(const std::vector<podspec::HostAlias>& aliases) {
+  if (aliases.empty()) return "";
+  std::string out = "\n# Entries added by HostAliases.\n";
+  for (const podspec::HostAlias& a : aliases) podstr::append(out, a.ip, "\t", podstr::join(a.hostnames, "\t"), "\n");
+  return out;
+}
+
 std::string truncateHostname(const Pod& pod, const std::string& hostname, absl::Status& error) {
   if (hostname.size() <= kMaxLabelLength) return hostname;
   // The kernel's nodename holds 64 bytes with the NUL; a name must not end in '-' or '.'.
@@ -291,6 +300,74 @@ absl::StatusOr<::runtime::v1::DNSConfig> podDnsConfig(const Pod& pod, const Node
   for (std::string& s : fitSearches(std::move(searches), events)) cfg.add_searches(std::move(s));
   for (std::string& s : options) cfg.add_options(std::move(s));
   return cfg;
+}
+
+std::optional<std::string> resolvConfWarning(std::string_view path, const absl::StatusOr<std::string>& content,
+                                             std::string_view clusterDomain) {
+  if (!content.ok()) return std::string(content.status().message());
+  auto rc = parseResolvConf(*content);
+  if (!rc.ok()) return std::string(rc.status().message());
+  // The cluster's three search domains come first in a ClusterFirst pod.
+  const size_t maxDomains = clusterDomain.empty() ? kMaxSearchPaths : kMaxSearchPaths - 3;
+  if (rc->searches.size() > maxDomains) {
+    return podstr::cat("Resolv.conf file '", path, "' contains search line consisting of more than ", maxDomains,
+                        " domains!");
+  }
+  for (const std::string& s : rc->searches) {
+    if (s.size() > kMaxSubdomainLength) {
+      return podstr::cat("Resolv.conf file ", gojson::quote(path),
+                          " contains a search path which length is more than allowed ", kMaxSubdomainLength,
+                          " chars!");
+    }
+  }
+  if (podstr::join(rc->searches, " ").size() > kMaxSearchListChars) {
+    return podstr::cat("Resolv.conf file '", path, "' contains search line which length is more than allowed ",
+                        kMaxSearchListChars, " chars!");
+  }
+  return std::nullopt;
+}
+
+absl::Status validateHostAliases(const std::vector<podspec::HostAlias>& aliases) {
+  for (size_t i = 0; i < aliases.size(); ++i) {
+    const podspec::HostAlias& a = aliases[i];
+    if (!podenv::parseIp(a.ip)) {
+      return absl::InvalidArgumentError(
+          podstr::cat("spec.hostAliases[", i, "].ip: Invalid value: ", gojson::quote(a.ip),
+                       ": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"));
+    }
+    for (size_t j = 0; j < a.hostnames.size(); ++j) {
+      if (std::string msg = dns1123SubdomainError(a.hostnames[j]); !msg.empty()) {
+        return absl::InvalidArgumentError(podstr::cat("spec.hostAliases[", i, "].hostnames[", j,
+                                                       "]: Invalid value: ", gojson::quote(a.hostnames[j]), ": ",
+                                                       msg));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::string podNetworkHostsFile(const std::vector<std::string>& podIps, std::string_view hostname,
+                                std::string_view domain, const std::vector<podspec::HostAlias>& aliases) {
+  std::string out =
+      "# Kubernetes-managed hosts file.\n"
+      "127.0.0.1\tlocalhost\n"
+      "::1\tlocalhost ip6-localhost ip6-loopback\n"
+      "fe00::0\tip6-localnet\n"
+      "fe00::0\tip6-mcastprefix\n"
+      "fe00::1\tip6-allnodes\n"
+      "fe00::2\tip6-allrouters\n";
+  for (const std::string& ip : podIps) {
+    if (domain.empty()) {
+      podstr::append(out, ip, "\t", hostname, "\n");
+    } else {
+      podstr::append(out, ip, "\t", hostname, ".", domain, "\t", hostname, "\n");
+    }
+  }
+  return out + hostAliasesBlock(aliases);
+}
+
+std::string hostNetworkHostsFile(std::string_view nodeHosts, const std::vector<podspec::HostAlias>& aliases) {
+  return podstr::cat("# Kubernetes-managed hosts file (host network).\n", nodeHosts, hostAliasesBlock(aliases));
 }
 
 absl::StatusOr<std::pair<std::string, std::string>> podHostnameAndDomain(const Pod& pod,

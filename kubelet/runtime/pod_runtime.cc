@@ -11,6 +11,7 @@
 #include "base/status_macros.h"
 #include "kubelet/objects/json_access.h"
 #include "kubelet/objects/timefmt.h"
+#include "kubelet/runtime/host_files.h"
 #include "kubelet/runtime/lifecycle_hooks.h"
 #include "kubelet/runtime/pod_gojson.h"
 #include "kubelet/runtime/pull_secrets.h"
@@ -39,6 +40,11 @@ std::string pullPolicy(const json& container) {
 // A sidecar: an init container with restartPolicy Always. It starts in the init sequence,
 // keeps running beside the app containers and is restarted whenever it exits.
 bool isSidecar(const json& container) { return str(container, {"restartPolicy"}) == "Always"; }
+
+bool isHostNetwork(const json& pod) {
+  const json* v = objects::find(pod, {"spec", "hostNetwork"});
+  return v && v->is_boolean() && v->get<bool>();
+}
 
 bool hasStartupProbe(const json& container) {
   const json* p = objects::find(container, {"startupProbe"});
@@ -483,6 +489,34 @@ std::vector<PullCredential> PodRuntime::pullCredentials(const json& pod) {
   return out;
 }
 
+absl::StatusOr<std::string> PodRuntime::ensureHostsFile(const json& pod, const json& container,
+                                                        const std::vector<std::string>& podIps) {
+  ASSIGN_OR_RETURN(const bool wanted, usesManagedHostsFile(pod, container, podIps));
+  if (!wanted) return std::string();
+  const std::string uid = str(pod, {"metadata", "uid"});
+  if (uid.empty()) return absl::InvalidArgumentError("pod " + podDescription(pod) + " has no UID for its directory");
+  std::string nodeHosts;
+  if (isHostNetwork(pod)) {
+    auto read = readHostFile(opts_.nodeHostsPath);
+    if (!read.ok()) {
+      return annotate(read.status(), "reading the node's hosts file for pod " + podDescription(pod));
+    }
+    nodeHosts = *std::move(read);
+  }
+  ASSIGN_OR_RETURN(const std::string content, managedHostsFile(pod, opts_.node, podIps, nodeHosts));
+  const std::string dir = opts_.podsDir + "/" + uid;
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    return absl::InternalError("creating the directory " + dir + " of pod " + podDescription(pod) + ": " +
+                               ec.message());
+  }
+  const std::string path = dir + "/" + kEtcHostsFileName;
+  RETURN_IF_ERROR(
+      annotate(replaceFileAtomically(path, content, 0644), "writing the hosts file of pod " + podDescription(pod)));
+  return path;
+}
+
 absl::Status PodRuntime::startContainer(const json& pod, const json& container, const SandboxRecord& sandbox,
                                         const SandboxConfig& sandboxConfig, int32_t restartCount, Waiting* waiting,
                                         std::optional<std::chrono::milliseconds>* retry, bool* created) {
@@ -491,7 +525,10 @@ absl::Status PodRuntime::startContainer(const json& pod, const json& container, 
   ContainerOptions co;
   co.restartCount = restartCount;
   co.imageRef = image.id();
-  co.podIps = sandbox.ips;
+  // The pod's IPs as upstream hands them to a container: for a pod on the node's network
+  // the node's (the runtime reports none for such a sandbox), else the sandbox's.
+  const std::vector<std::string>& podIps = isHostNetwork(pod) ? opts_.node.nodeIps : sandbox.ips;
+  co.podIps = podIps;
   co.hostIps = opts_.node.nodeIps;
   if (image.has_uid()) co.imageUid = image.uid().value();
   co.imageUsername = image.username();
@@ -521,6 +558,13 @@ absl::Status PodRuntime::startContainer(const json& pod, const json& container, 
     };
   }
   if (!opts_.podsDir.empty()) {
+    auto hosts = ensureHostsFile(pod, container, podIps);
+    if (!hosts.ok()) {
+      *waiting = {"CreateContainerConfigError", std::string(hosts.status().message())};
+      events_.record(podRef(pod, name), "Warning", "Failed", "Error: " + waiting->message);
+      return hosts.status();
+    }
+    co.etcHostsHostPath = *hosts;
     auto file = createTerminationMessageFile(opts_.podsDir + "/" + str(pod, {"metadata", "uid"}) + "/containers/" + name);
     if (!file.ok()) {
       *waiting = {"CreateContainerConfigError", std::string(file.status().message())};
@@ -687,7 +731,16 @@ SyncOutcome PodRuntime::sync(const json& pod, const PodRuntimeState& state) {
     }
     so.cgroupParent = *parent;
   }
-  auto sandboxConfig = makeSandboxConfig(pod, opts_.node, so);
+  absl::StatusOr<SandboxConfig> sandboxConfig = absl::UnknownError("unset");
+  if (opts_.resolvConfPath.empty()) {
+    sandboxConfig = makeSandboxConfig(pod, opts_.node, so);
+  } else if (auto resolvConf = readHostFile(opts_.resolvConfPath); !resolvConf.ok()) {
+    sandboxConfig = resolvConf.status();
+  } else {
+    NodeSettings node = opts_.node;
+    node.resolvConf = *std::move(resolvConf);
+    sandboxConfig = makeSandboxConfig(pod, node, so);
+  }
   if (!sandboxConfig.ok()) {
     std::string msg = "Failed to create pod sandbox: " + std::string(sandboxConfig.status().message());
     waitAll("ContainerCreating", "");
@@ -1018,12 +1071,19 @@ absl::Status PodRuntime::remove(const std::string& uid) {
     if (!st.ok() && !isNotFound(st)) return st;
   }
   if (!opts_.podsDir.empty() && !uid.empty()) {
-    // The pod directory holds only what cubelet made for the containers (volumes, mounted
-    // there, are unmounted by their own manager first): remove that, then the directory
-    // itself if it is empty.
+    // The pod directory holds only what cubelet made for the pod (volumes, mounted there,
+    // are unmounted by their own manager first): the containers' files and the hosts file
+    // (with any copy a crash left half made). Remove those, then the directory itself if it
+    // is empty.
+    const std::string dir = opts_.podsDir + "/" + uid;
     std::error_code ec;
-    std::filesystem::remove_all(opts_.podsDir + "/" + uid + "/containers", ec);
-    std::filesystem::remove(opts_.podsDir + "/" + uid, ec);
+    std::filesystem::remove_all(dir + "/containers", ec);
+    std::vector<std::filesystem::path> hostsFiles;
+    for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+      if (it->path().filename().string().starts_with(kEtcHostsFileName)) hostsFiles.push_back(it->path());
+    }
+    for (const auto& p : hostsFiles) std::filesystem::remove(p, ec);
+    std::filesystem::remove(dir, ec);
   }
   std::lock_guard<std::mutex> lock(mu_);
   for (auto it = backoff_.begin(); it != backoff_.end();) {

@@ -91,8 +91,16 @@ struct PodRuntimeOptions {
   // node.status.allocatable as last seen (resourceFieldRef limits default to it); nullopt
   // while unknown.
   std::function<std::optional<ResourceList>()> nodeAllocatable;
-  // <root-dir>/pods: per-pod directories (termination message files); empty: none made.
+  // <root-dir>/pods: per-pod directories (termination message files, the managed hosts file
+  // <uid>/etc-hosts); empty: none made, and containers get no managed hosts file.
   std::string podsDir;
+  // The node's hosts file: a host-network pod's managed hosts file is built on it.
+  std::string nodeHostsPath = "/etc/hosts";
+  // The KubeletConfiguration's resolvConf file. When set it is read again for every sandbox
+  // config, as upstream reads it for every pod, and replaces node.resolvConf; a file that
+  // cannot be read fails the sandbox config (FailedCreatePodSandBox). Empty: node.resolvConf
+  // is used as it is.
+  std::string resolvConfPath;
   // Reads a ConfigMap (namespace, name), for configMapKeyRef / envFrom; unset: such
   // references are a CreateContainerConfigError.
   std::function<absl::StatusOr<json>(const std::string& ns, const std::string& name)> getConfigMap;
@@ -176,6 +184,10 @@ class PodRuntime {
   // The credentials of the pod's imagePullSecrets, in order; secrets that cannot be read or
   // parsed are skipped with a FailedToRetrieveImagePullSecret event.
   std::vector<PullCredential> pullCredentials(const json& pod);
+  // Writes the pod's managed hosts file when `container` gets it (usesManagedHostsFile) and
+  // returns its path; "" when the container gets none.
+  absl::StatusOr<std::string> ensureHostsFile(const json& pod, const json& container,
+                                              const std::vector<std::string>& podIps);
   absl::Status startContainer(const json& pod, const json& container, const SandboxRecord& sandbox,
                               const SandboxConfig& sandboxConfig, int32_t restartCount, Waiting* waiting,
                               std::optional<std::chrono::milliseconds>* retry, bool* created);

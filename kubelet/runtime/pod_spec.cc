@@ -447,6 +447,13 @@ absl::StatusOr<Container> parseContainerObj(const Obj& o, bool hostNetwork) {
     ASSIGN_OR_RETURN(c.securityContext, parseSecurityContext(*sc));
   }
 
+  ASSIGN_OR_RETURN(auto mounts, o.objects("volumeMounts"));
+  for (const Obj& m : mounts) {
+    std::string mountPath;
+    RETURN_IF_ERROR(m.str("mountPath", mountPath));
+    c.volumeMountPaths.push_back(std::move(mountPath));
+  }
+
   ASSIGN_OR_RETURN(auto lifecycle, o.object("lifecycle"));
   if (lifecycle) {
     ASSIGN_OR_RETURN(auto preStop, lifecycle->object("preStop"));
@@ -508,6 +515,13 @@ absl::StatusOr<Pod> parsePodObj(const Obj& root) {
       d.options.push_back(std::move(o));
     }
     pod.dnsConfig = std::move(d);
+  }
+  ASSIGN_OR_RETURN(auto hostAliases, spec.objects("hostAliases"));
+  for (const Obj& a : hostAliases) {
+    HostAlias alias;
+    RETURN_IF_ERROR(a.str("ip", alias.ip));
+    RETURN_IF_ERROR(a.stringList("hostnames", alias.hostnames));
+    pod.hostAliases.push_back(std::move(alias));
   }
   std::optional<int64_t> grace;
   RETURN_IF_ERROR(spec.optInt("terminationGracePeriodSeconds", grace));

@@ -108,11 +108,19 @@ struct Container {
   std::optional<SecurityContext> securityContext;
   // lifecycle.preStop, re-encoded the way Go's json.Marshal writes a v1.LifecycleHandler.
   std::optional<std::string> preStopJson;
+  // volumeMounts[].mountPath, in order (whether one is /etc/hosts decides the hosts mount).
+  std::vector<std::string> volumeMountPaths;
 };
 
 struct DnsConfigOption {
   std::string name;
   std::optional<std::string> value;
+};
+
+// spec.hostAliases[]: lines for the pod's managed /etc/hosts.
+struct HostAlias {
+  std::string ip;
+  std::vector<std::string> hostnames;
 };
 
 struct PodDnsConfig {
@@ -131,6 +139,7 @@ struct Pod {
   std::optional<bool> setHostnameAsFqdn, shareProcessNamespace, hostUsers;
   bool hostNetwork = false, hostPid = false, hostIpc = false;
   std::optional<PodDnsConfig> dnsConfig;
+  std::vector<HostAlias> hostAliases;
   int64_t terminationGracePeriodSeconds = 30;
   std::optional<int32_t> priority;
   PodSecurityContext securityContext;

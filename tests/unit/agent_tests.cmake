@@ -9,6 +9,7 @@ set(_agent_tests
   runtime_health_test:kubelet_runtime
   cri_client_test:kubelet_runtime
   pod_runtime_test:kubelet_runtime
+  host_files_test:kubelet_runtime
   node_status_test:kubelet_node
   pod_config_test:kubelet_podconfig
   pod_cgroup_config_test:kubelet_podconfig

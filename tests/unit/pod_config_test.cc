@@ -711,6 +711,109 @@ TEST(SandboxDns, ResolvConfParsing) {
   EXPECT_NE(s.status().message().find("Encountered error while parsing resolv conf file"), std::string::npos);
 }
 
+TEST(SandboxDns, SearchLineLimitEventsSayWhatWasApplied) {
+  json pod = webPod();
+  pod["spec"]["dnsPolicy"] = "None";
+  // 33 short ones: the 33rd goes.
+  json searches = json::array();
+  for (int i = 0; i < 33; ++i) searches.push_back("s" + std::to_string(i));
+  pod["spec"]["dnsConfig"] = {{"nameservers", {"1.1.1.1"}}, {"searches", searches}};
+  auto s = makeSandboxConfig(pod, testNode());
+  ASSERT_TRUE(s.ok()) << s.status();
+  ASSERT_EQ(s->events.size(), 1u);
+  EXPECT_EQ(s->events[0].reason, "DNSConfigForming");
+  std::string applied;
+  for (int i = 0; i < 32; ++i) applied += (i ? " s" : "s") + std::to_string(i);
+  EXPECT_EQ(s->events[0].message,
+            "Search Line limits were exceeded, some search paths have been omitted, the applied search line is: " +
+                applied);
+
+  // A path over 253 characters is dropped wherever it is; exactly 253 stays.
+  pod["spec"]["dnsConfig"] = {{"nameservers", {"1.1.1.1"}},
+                              {"searches", {"a.example", std::string(254, 'x'), std::string(253, 'y')}}};
+  s = makeSandboxConfig(pod, testNode());
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(strings(s->config.dns_config().searches()), (std::vector<std::string>{"a.example", std::string(253, 'y')}));
+  ASSERT_EQ(s->events.size(), 1u);
+
+  // Exactly 32 paths and exactly 2048 characters are within the limits: no event.
+  searches = json::array();
+  for (int i = 0; i < 31; ++i) searches.push_back(std::string(63, static_cast<char>('a' + i % 26)) + std::to_string(i));
+  size_t used = 0;
+  for (const auto& x : searches) used += x.get<std::string>().size() + 1;
+  searches.push_back(std::string(2048 - used, 'z'));
+  pod["spec"]["dnsConfig"] = {{"nameservers", {"1.1.1.1"}}, {"searches", searches}};
+  s = makeSandboxConfig(pod, testNode());
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->config.dns_config().searches_size(), 32);
+  EXPECT_TRUE(s->events.empty()) << s->events[0].message;
+
+  // The host's search domains count too: ClusterFirst adds three in front of them.
+  NodeSettings node = testNode();
+  node.resolvConf = "nameserver 192.168.1.1\nsearch";
+  for (int i = 0; i < 30; ++i) *node.resolvConf += " h" + std::to_string(i) + ".example";
+  s = makeSandboxConfig(webPod(), node);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->config.dns_config().searches_size(), 32);
+  EXPECT_EQ(s->config.dns_config().searches(31), "h28.example");
+  ASSERT_EQ(s->events.size(), 1u);
+  EXPECT_EQ(s->events[0].reason, "DNSConfigForming");
+}
+
+TEST(SandboxDns, ClusterFirstWithHostNetOnlyMattersOnTheHostNetwork) {
+  json pod = webPod();
+  pod["spec"]["dnsPolicy"] = "ClusterFirstWithHostNet";
+  EXPECT_EQ(strings(sandboxOf(pod).dns_config().servers()), std::vector<std::string>{"10.96.0.10"});
+  EXPECT_EQ(sandboxOf(pod).dns_config().searches(0), "default.svc.cluster.local");
+  // Default ignores the cluster DNS on any network; None with a host network starts empty.
+  pod["spec"]["hostNetwork"] = true;
+  pod["spec"]["dnsPolicy"] = "Default";
+  EXPECT_EQ(strings(sandboxOf(pod).dns_config().options()), (std::vector<std::string>{"timeout:2", "attempts:3"}));
+  pod["spec"]["dnsPolicy"] = "None";
+  pod["spec"]["dnsConfig"] = {{"nameservers", {"9.9.9.9"}}};
+  const auto dns = sandboxOf(pod).dns_config();
+  EXPECT_EQ(strings(dns.servers()), std::vector<std::string>{"9.9.9.9"});
+  EXPECT_EQ(dns.searches_size() + dns.options_size(), 0);
+}
+
+TEST(SandboxDns, DnsConfigOptionsOverrideTheHostsByName) {
+  json pod = webPod();
+  pod["spec"]["dnsPolicy"] = "Default";
+  pod["spec"]["dnsConfig"] = json::parse(R"({"options": [{"name": "attempts", "value": "5"}, {"name": "rotate"},
+      {"name": "timeout"}]})");
+  EXPECT_EQ(strings(sandboxOf(pod).dns_config().options()),
+            (std::vector<std::string>{"timeout", "attempts:5", "rotate"}))
+      << "a name without value replaces timeout:2 with the bare option";
+}
+
+TEST(ResolvConfLimits, WarningsForTheNodesFile) {
+  const std::string path = "/etc/resolv.conf";
+  auto warn = [&](const absl::StatusOr<std::string>& content, std::string_view domain = "cluster.local") {
+    return resolvConfLimitsWarning(path, content, domain);
+  };
+  EXPECT_EQ(warn(std::string("nameserver 1.1.1.1\nsearch a.example b.example\n")), std::nullopt);
+  EXPECT_EQ(warn(absl::NotFoundError("open /etc/resolv.conf: no such file or directory")),
+            "open /etc/resolv.conf: no such file or directory");
+  EXPECT_EQ(warn(std::string("nameserver\n")), "nameserver list is empty ");
+
+  std::string search = "search";
+  for (int i = 0; i < 30; ++i) search += " d" + std::to_string(i) + ".example";
+  EXPECT_EQ(warn(search),
+            "Resolv.conf file '/etc/resolv.conf' contains search line consisting of more than 29 domains!");
+  EXPECT_EQ(warn(search, ""), std::nullopt) << "without a cluster domain all 32 are the host's";
+  search += " d30.example d31.example d32.example";
+  EXPECT_EQ(warn(search, ""),
+            "Resolv.conf file '/etc/resolv.conf' contains search line consisting of more than 32 domains!");
+
+  EXPECT_EQ(warn("search ok.example " + std::string(254, 'x')),
+            "Resolv.conf file \"/etc/resolv.conf\" contains a search path which length is more than allowed 253 "
+            "chars!");
+  std::string longLine = "search";
+  for (int i = 0; i < 9; ++i) longLine += " " + std::string(250, static_cast<char>('a' + i));
+  EXPECT_EQ(warn(longLine),
+            "Resolv.conf file '/etc/resolv.conf' contains search line which length is more than allowed 2048 chars!");
+}
+
 TEST(SandboxConfig, PortMappings) {
   json pod = webPod();
   pod["spec"]["containers"][1]["ports"] = json::parse(R"([
@@ -1487,6 +1590,219 @@ TEST(ContainerConfig, TerminationMessageMount) {
   EXPECT_FALSE(c.mounts(0).readonly());
 }
 
+// ---------------------------------------------------------------------------------------
+// The pod's managed /etc/hosts
+
+// The lines every pod-network hosts file starts with (upstream's, tab separated).
+constexpr char kHostsPreamble[] =
+    "# Kubernetes-managed hosts file.\n"
+    "127.0.0.1\tlocalhost\n"
+    "::1\tlocalhost ip6-localhost ip6-loopback\n"
+    "fe00::0\tip6-localnet\n"
+    "fe00::0\tip6-mcastprefix\n"
+    "fe00::1\tip6-allnodes\n"
+    "fe00::2\tip6-allrouters\n";
+
+std::string hostsOf(const json& pod, const std::vector<std::string>& podIps, std::string_view nodeHosts = "") {
+  auto content = managedHostsFile(pod, testNode(), podIps, nodeHosts);
+  EXPECT_TRUE(content.ok()) << content.status();
+  return content.value_or("<error>");
+}
+
+TEST(HostsFile, PodNetworkLinesForEachIpWithThePodsHostname) {
+  EXPECT_EQ(hostsOf(webPod(), {"10.244.1.7"}), std::string(kHostsPreamble) + "10.244.1.7\tweb\n");
+  // Every IP, in the order given (the sandbox's), whatever the node's family.
+  EXPECT_EQ(hostsOf(webPod(), {"fd00::7", "10.244.1.7"}),
+            std::string(kHostsPreamble) + "fd00::7\tweb\n10.244.1.7\tweb\n");
+  EXPECT_EQ(hostsOf(webPod(), {}), kHostsPreamble);
+
+  json pod = webPod();
+  pod["spec"]["hostname"] = "www";
+  EXPECT_EQ(hostsOf(pod, {"10.244.1.7"}), std::string(kHostsPreamble) + "10.244.1.7\twww\n");
+}
+
+TEST(HostsFile, SubdomainPutsTheFqdnFirst) {
+  json pod = webPod();
+  pod["spec"]["hostname"] = "www";
+  pod["spec"]["subdomain"] = "frontends";
+  const std::string fqdn = "www.frontends.default.svc.cluster.local";
+  EXPECT_EQ(hostsOf(pod, {"10.244.1.7", "fd00::7"}),
+            std::string(kHostsPreamble) + "10.244.1.7\t" + fqdn + "\twww\nfd00::7\t" + fqdn + "\twww\n");
+  pod["spec"]["setHostnameAsFQDN"] = true;
+  EXPECT_EQ(hostsOf(pod, {"10.244.1.7"}), std::string(kHostsPreamble) + "10.244.1.7\t" + fqdn + "\twww\n")
+      << "setHostnameAsFQDN changes the kernel hostname only";
+
+  // A hostnameOverride has no domain; a long name is cut as for the sandbox's hostname.
+  pod["spec"]["hostnameOverride"] = "custom.host.example";
+  EXPECT_EQ(hostsOf(pod, {"10.244.1.7"}), std::string(kHostsPreamble) + "10.244.1.7\tcustom.host.example\n");
+  pod = webPod();
+  pod["metadata"]["name"] = std::string(62, 'a') + "-bcdef";
+  EXPECT_EQ(hostsOf(pod, {"10.244.1.7"}), std::string(kHostsPreamble) + "10.244.1.7\t" + std::string(62, 'a') + "\n");
+}
+
+TEST(HostsFile, HostAliasesBlockHasOneLinePerAlias) {
+  json pod = webPod();
+  pod["spec"]["hostAliases"] = json::parse(R"([
+      {"ip": "127.0.0.1", "hostnames": ["foo.local", "bar.local"]},
+      {"ip": "10.1.2.3", "hostnames": ["foo.remote", "bar.remote"]},
+      {"ip": "fd00::53", "hostnames": ["v6.example"]}])");
+  const std::string block =
+      "\n# Entries added by HostAliases.\n"
+      "127.0.0.1\tfoo.local\tbar.local\n"
+      "10.1.2.3\tfoo.remote\tbar.remote\n"
+      "fd00::53\tv6.example\n";
+  EXPECT_EQ(hostsOf(pod, {"10.244.1.7"}), std::string(kHostsPreamble) + "10.244.1.7\tweb\n" + block);
+  // The ip is written as given; an alias without names still gets its line.
+  pod["spec"]["hostAliases"] = json::parse(R"([{"ip": "10.0.0.1"}])");
+  EXPECT_EQ(hostsOf(pod, {"10.244.1.7"}),
+            std::string(kHostsPreamble) + "10.244.1.7\tweb\n\n# Entries added by HostAliases.\n10.0.0.1\t\n");
+  pod["spec"]["hostAliases"] = json::array();
+  EXPECT_EQ(hostsOf(pod, {"10.244.1.7"}), std::string(kHostsPreamble) + "10.244.1.7\tweb\n");
+}
+
+TEST(HostsFile, HostNetworkTakesTheNodesFileAsItIs) {
+  json pod = webPod();
+  pod["spec"]["hostNetwork"] = true;
+  pod["spec"]["hostname"] = "ignored";
+  pod["spec"]["subdomain"] = "ignored";
+  const std::string node = "127.0.0.1 localhost\n# a comment\n192.168.1.10  node-1 node-1.example\n";
+  EXPECT_EQ(hostsOf(pod, {"192.168.1.10"}, node), "# Kubernetes-managed hosts file (host network).\n" + node);
+  EXPECT_EQ(hostsOf(pod, {}, node), "# Kubernetes-managed hosts file (host network).\n" + node);
+  // Nothing is added between the node's last line and the aliases, even without its newline.
+  pod["spec"]["hostAliases"] = json::parse(R"([{"ip": "10.1.2.3", "hostnames": ["db.example"]}])");
+  EXPECT_EQ(hostsOf(pod, {}, "127.0.0.1 localhost"),
+            "# Kubernetes-managed hosts file (host network).\n127.0.0.1 localhost"
+            "\n# Entries added by HostAliases.\n10.1.2.3\tdb.example\n");
+  EXPECT_EQ(hostsOf(pod, {}, ""),
+            "# Kubernetes-managed hosts file (host network).\n"
+            "\n# Entries added by HostAliases.\n10.1.2.3\tdb.example\n");
+}
+
+TEST(HostsFile, BadAliasesAndHostnamesAreErrorsNamingTheField) {
+  struct Case {
+    json spec;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {{{"hostAliases", "10.0.0.1 foo"}}, "spec.hostAliases: expected an array, got string"},
+      {{{"hostAliases", {"10.0.0.1"}}}, "spec.hostAliases[0]: expected an object, got string"},
+      {{{"hostAliases", {{{"ip", "10.0.0.1"}, {"hostnames", {"a"}}}, {{"ip", 10}}}}},
+       "spec.hostAliases[1].ip: expected a string, got number"},
+      {{{"hostAliases", {{{"ip", "10.0.0.1"}, {"hostnames", "a b"}}}}},
+       "spec.hostAliases[0].hostnames: expected an array, got string"},
+      {{{"hostAliases", {{{"ip", "10.0.0.1"}, {"hostnames", {"a", nullptr}}}}}},
+       "spec.hostAliases[0].hostnames[1]: expected a string, got null"},
+      {{{"hostAliases", {{{"ip", "10.0.0.1"}}, {{"ip", "10.0.0.256"}, {"hostnames", {"a"}}}}}},
+       "spec.hostAliases[1].ip: Invalid value: \"10.0.0.256\": must be a valid IP address"},
+      {{{"hostAliases", {{{"hostnames", {"a"}}}}}}, "spec.hostAliases[0].ip: Invalid value: \"\""},
+      {{{"hostAliases", {{{"ip", "10.0.0.1\n10.6.6.6 evil"}}}}}, "spec.hostAliases[0].ip: Invalid value"},
+      {{{"hostAliases", {{{"ip", "10.0.0.1"}, {"hostnames", {"ok.example", "two\twords"}}}}}},
+       "spec.hostAliases[0].hostnames[1]: Invalid value: \"two\\twords\": a lowercase RFC 1123 subdomain"},
+      {{{"hostAliases", {{{"ip", "10.0.0.1"}, {"hostnames", {""}}}}}},
+       "spec.hostAliases[0].hostnames[0]: Invalid value: \"\""},
+      {{{"hostname", "Not_A_Label"}}, "pod Hostname \"Not_A_Label\" is not a valid DNS label"},
+  };
+  for (const Case& tc : cases) {
+    json pod = podWith({}, tc.spec);
+    auto content = managedHostsFile(pod, testNode(), {"10.244.1.7"}, "");
+    ASSERT_FALSE(content.ok()) << tc.message;
+    EXPECT_EQ(content.status().code(), absl::StatusCode::kInvalidArgument) << content.status();
+    EXPECT_NE(content.status().message().find(tc.message), std::string::npos) << content.status();
+    EXPECT_NE(content.status().message().find("pod \"ns/p\""), std::string::npos) << content.status();
+  }
+  // The same pods on the node's network fail the same way.
+  json pod = podWith({}, {{"hostNetwork", true}, {"hostAliases", {{{"ip", "nope"}}}}});
+  EXPECT_FALSE(managedHostsFile(pod, testNode(), {}, "").ok());
+}
+
+TEST(HostsFile, WhichContainersGetIt) {
+  auto uses = [](const json& pod, const json& container, const std::vector<std::string>& ips) {
+    auto r = usesManagedHostsFile(pod, container, ips);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.value_or(false);
+  };
+  json pod = webPod();
+  pod["spec"]["initContainers"] = json::parse(R"([{"name": "init", "image": "i"},
+      {"name": "sidecar", "image": "s", "restartPolicy": "Always"}])");
+  EXPECT_TRUE(uses(pod, containerOf(pod), {"10.244.1.7"}));
+  EXPECT_TRUE(uses(pod, pod["spec"]["initContainers"][0], {"10.244.1.7"}));
+  EXPECT_TRUE(uses(pod, pod["spec"]["initContainers"][1], {"10.244.1.7"}));
+  EXPECT_FALSE(uses(pod, containerOf(pod), {})) << "not before the pod has an IP";
+  pod["spec"]["hostNetwork"] = true;
+  EXPECT_TRUE(uses(pod, containerOf(pod), {})) << "a host-network pod needs no IP of its own";
+
+  // A container that mounts something at /etc/hosts keeps it; its neighbours still get the file.
+  pod = webPod();
+  pod["spec"]["containers"][0]["volumeMounts"] = json::parse(R"([{"name": "data", "mountPath": "/data"},
+      {"name": "hosts", "mountPath": "/etc/hosts"}])");
+  EXPECT_FALSE(uses(pod, containerOf(pod, 0), {"10.244.1.7"}));
+  EXPECT_TRUE(uses(pod, containerOf(pod, 1), {"10.244.1.7"}));
+  pod["spec"]["hostNetwork"] = true;
+  EXPECT_FALSE(uses(pod, containerOf(pod, 0), {}));
+  // Upstream compares the path as written.
+  pod["spec"]["containers"][0]["volumeMounts"][1]["mountPath"] = "/etc/hosts/";
+  EXPECT_TRUE(uses(pod, containerOf(pod, 0), {}));
+  pod["spec"]["containers"][0]["volumeMounts"][1]["mountPath"] = 7;
+  auto r = usesManagedHostsFile(pod, containerOf(pod, 0), {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("spec.containers[0].volumeMounts[1].mountPath: expected a string"),
+            std::string::npos)
+      << r.status();
+}
+
+TEST(HostsFile, MountedReadWriteBeforeTheTerminationMessage) {
+  json pod = webPod();
+  ContainerOptions opts = basicOptions();
+  opts.etcHostsHostPath = "/var/lib/kubelet/pods/4f1b7c2e-1111-2222-3333-444455556666/etc-hosts";
+  opts.terminationMessageHostPath = "/var/lib/kubelet/pods/4f1b7c2e-1111-2222-3333-444455556666/containers/app/1a2b";
+  auto c = containerConfigOf(pod, 0, opts);
+  ASSERT_EQ(c.mounts_size(), 2);
+  EXPECT_EQ(c.mounts(0).host_path(), opts.etcHostsHostPath);
+  EXPECT_EQ(c.mounts(0).container_path(), "/etc/hosts");
+  EXPECT_FALSE(c.mounts(0).readonly());
+  EXPECT_FALSE(c.mounts(0).selinux_relabel()) << "relabeled only where SELinux is on";
+  EXPECT_EQ(c.mounts(0).propagation(), ::runtime::v1::PROPAGATION_PRIVATE);
+  EXPECT_EQ(c.mounts(1).container_path(), "/dev/termination-log");
+
+  NodeSettings node = testNode();
+  node.selinuxEnabled = true;
+  EXPECT_TRUE(containerConfigOf(pod, 0, opts, node).mounts(0).selinux_relabel());
+
+  // Not over a volume the container mounts there.
+  pod["spec"]["containers"][0]["volumeMounts"] = json::parse(R"([{"name": "hosts", "mountPath": "/etc/hosts"}])");
+  c = containerConfigOf(pod, 0, opts);
+  ASSERT_EQ(c.mounts_size(), 1);
+  EXPECT_EQ(c.mounts(0).container_path(), "/dev/termination-log");
+}
+
+TEST(HostsFile, MountsAreIdMappedIntoThePodsUserNamespace) {
+  json pod = webPod();
+  pod["spec"]["hostUsers"] = false;
+  ContainerOptions opts = basicOptions();
+  ::runtime::v1::UserNamespace userns;
+  userns.set_mode(::runtime::v1::POD);
+  auto* m = userns.add_uids();
+  m->set_host_id(65536);
+  m->set_container_id(0);
+  m->set_length(65536);
+  *userns.add_gids() = *m;
+  opts.userNamespace = userns;
+  opts.etcHostsHostPath = "/pods/u/etc-hosts";
+  opts.terminationMessageHostPath = "/pods/u/containers/app/1a2b";
+  auto c = containerConfigOf(pod, 0, opts);
+  ASSERT_EQ(c.mounts_size(), 2);
+  for (const auto& mount : c.mounts()) {
+    ASSERT_EQ(mount.uidmappings_size(), 1) << mount.container_path();
+    EXPECT_EQ(mount.uidmappings(0).host_id(), 65536u);
+    ASSERT_EQ(mount.gidmappings_size(), 1) << mount.container_path();
+    EXPECT_EQ(mount.gidmappings(0).length(), 65536u);
+  }
+  pod["spec"]["hostUsers"] = true;
+  c = containerConfigOf(pod, 0, opts);
+  ASSERT_EQ(c.mounts_size(), 2);
+  EXPECT_EQ(c.mounts(0).uidmappings_size(), 0);
+}
+
 TEST(ContainerConfig, MalformedContainersAreInvalidArgument) {
   struct Case {
     json fields;
@@ -1547,6 +1863,8 @@ TEST(Robustness, WrongTypesAnywhereNeverThrow) {
   base["spec"]["dnsConfig"] = json::parse(R"j({"nameservers": ["1.1.1.1"], "options": [{"name": "ndots", "value": "1"}]})j");
   base["spec"]["resources"] = json::parse(R"j({"limits": {"cpu": "2"}})j");
   base["spec"]["overhead"] = json::parse(R"j({"cpu": "10m"})j");
+  base["spec"]["hostAliases"] = json::parse(R"j([{"ip": "10.0.0.1", "hostnames": ["a.example", "b.example"]}])j");
+  base["spec"]["containers"][0]["volumeMounts"] = json::parse(R"j([{"name": "v", "mountPath": "/etc/hosts"}])j");
   std::vector<json::json_pointer> paths;
   collectPaths(base, json::json_pointer(), paths);
   const std::vector<json> replacements = {nullptr, true, 7, -1, 2.5, "text", json::array({1, "x"}),
@@ -1573,6 +1891,8 @@ TEST(Robustness, WrongTypesAnywhereNeverThrow) {
         const json& inits = objects::array(pod, {"spec", "initContainers"});
         for (const json& c : containers) check(makeContainerConfig(pod, c, testNode(), opts).status());
         for (const json& c : inits) check(makeContainerConfig(pod, c, testNode(), opts).status());
+        for (const json& c : containers) check(usesManagedHostsFile(pod, c, {"10.244.1.7"}).status());
+        check(managedHostsFile(pod, testNode(), {"10.244.1.7"}, "127.0.0.1 localhost\n").status());
         check(containerHash(objects::object(pod, {"spec"})).status());
         ++runs;
       });

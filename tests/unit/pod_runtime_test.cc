@@ -7,11 +7,15 @@
 
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
+#include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "tests/fakes/fake_cri.h"
@@ -84,6 +88,7 @@ class PodRuntimeTest : public ::testing::Test {
     o.backoffInitial = backoffInitial;
     o.backoffMax = backoffMax;
     o.probes = probes_;
+    if (configure_) configure_(o);
     runtime_ = std::make_unique<PodRuntime>(*cri_, events_.recorder(), std::move(o));
   }
 
@@ -127,6 +132,7 @@ class PodRuntimeTest : public ::testing::Test {
   std::unique_ptr<CriClient> cri_;
   std::unique_ptr<PodRuntime> runtime_;
   ContainerProbes* probes_ = nullptr;  // set before makeRuntime() to give it a prober
+  std::function<void(PodRuntimeOptions&)> configure_;  // set before makeRuntime() to change options
 };
 
 // ------------------------------------------------------------------ a new pod
@@ -666,6 +672,194 @@ TEST_F(PodRuntimeTest, RemoveForgetsTheBackOff) {
   auto out = syncPod(pod);
   EXPECT_TRUE(out.error.ok()) << out.error;
   EXPECT_TRUE(out.waiting.empty()) << out.waiting["app"].reason;
+}
+
+TEST_F(PodRuntimeTest, HostNetworkPodsSeeTheNodesIpsAsTheirs) {
+  fake().addImage("busybox:1.36");
+  json pod = makePod("Always");
+  pod["spec"]["hostNetwork"] = true;
+  pod["spec"]["containers"][0]["env"] = json::parse(R"([
+      {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+      {"name": "POD_IPS", "valueFrom": {"fieldRef": {"fieldPath": "status.podIPs"}}}])");
+  runPod(pod);
+  const auto containers = fake().containers();
+  ASSERT_EQ(containers.size(), 1u);
+  std::map<std::string, std::string> env;
+  for (const auto& kv : containers[0].config.envs()) env[kv.key()] = kv.value();
+  EXPECT_EQ(env["POD_IP"], "192.168.1.10") << "status.podIP of a host-network pod is the node's";
+  EXPECT_EQ(env["POD_IPS"], "192.168.1.10");
+  EXPECT_EQ(statusOf(pod)["podIP"], "192.168.1.10");
+}
+
+// ------------------------------------------------------------------ /etc/hosts and resolv.conf
+
+class PodFilesTest : public PodRuntimeTest {
+ protected:
+  void SetUp() override {
+    PodRuntimeTest::SetUp();
+    podsDir_ = dir_ / "pods";
+    std::filesystem::create_directories(podsDir_);
+    nodeHosts_ = dir_ / "node-hosts";
+    std::ofstream(nodeHosts_) << "127.0.0.1 localhost\n10.99.0.2 node-1\n";
+    resolvConf_ = dir_ / "resolv.conf";
+    std::ofstream(resolvConf_) << "nameserver 192.168.1.1\n";
+    configure_ = [this](PodRuntimeOptions& o) {
+      o.podsDir = podsDir_.string();
+      o.nodeHostsPath = nodeHosts_.string();
+      o.resolvConfPath = resolvConf_.string();
+    };
+    makeRuntime(60s, 300s);
+    fake().addImage("busybox:1.36");
+  }
+  static std::string slurp(const std::filesystem::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+  std::filesystem::path hostsFile(const std::string& uid = kUid) const { return podsDir_ / uid / "etc-hosts"; }
+  // The /etc/hosts mount of a container the fake runtime created, if any.
+  static std::optional<v1::Mount> hostsMount(const testing::FakeContainer& c) {
+    for (const auto& m : c.config.mounts())
+      if (m.container_path() == "/etc/hosts") return m;
+    return std::nullopt;
+  }
+
+  std::filesystem::path podsDir_, nodeHosts_, resolvConf_;
+};
+
+constexpr char kPodHostsPreamble[] =
+    "# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+    "fe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n";
+
+TEST_F(PodFilesTest, EveryContainerGetsThePodsHostsFile) {
+  json pod = makePod("Always");
+  pod["spec"]["hostname"] = "www";
+  pod["spec"]["subdomain"] = "front";
+  pod["spec"]["hostAliases"] = json::parse(R"([{"ip": "10.1.2.3", "hostnames": ["db.example", "db"]}])");
+  pod["spec"]["initContainers"] = json::parse(R"([{"name": "init", "image": "busybox:1.36", "imagePullPolicy": "Never"},
+      {"name": "helper", "image": "busybox:1.36", "imagePullPolicy": "Never", "restartPolicy": "Always"}])");
+  auto out = syncPod(pod);  // the init container
+  ASSERT_TRUE(out.error.ok()) << out.error;
+  const std::string ip = fake().sandboxes().at(0).ip;
+  ASSERT_FALSE(ip.empty());
+  EXPECT_EQ(slurp(hostsFile()), std::string(kPodHostsPreamble) + ip + "\twww.front.default.svc.cluster.local\twww\n" +
+                                    "\n# Entries added by HostAliases.\n10.1.2.3\tdb.example\tdb\n");
+  struct stat st {};
+  ASSERT_EQ(::stat(hostsFile().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0644u);
+
+  ASSERT_TRUE(fake().exitContainer(stateOf().latest("init")->id, 0));
+  out = syncPod(pod);  // the sidecar, then the app
+  ASSERT_TRUE(out.error.ok()) << out.error;
+  ASSERT_EQ(fake().containers().size(), 3u);
+  for (const auto& c : fake().containers()) {
+    auto m = hostsMount(c);
+    ASSERT_TRUE(m) << c.config.metadata().name();
+    EXPECT_EQ(m->host_path(), hostsFile().string());
+    EXPECT_FALSE(m->readonly());
+  }
+  // The sandbox is not a container of the pod's spec and gets nothing.
+  EXPECT_EQ(fake().callCount("RunPodSandbox"), 1);
+}
+
+TEST_F(PodFilesTest, TheFileIsWrittenAgainForEachContainerItCreates) {
+  json pod = makePod("Always");
+  const std::string first = runPod(pod);
+  const std::string good = slurp(hostsFile());
+  std::ofstream(hostsFile()) << "127.0.0.1 tampered\n";
+  ASSERT_TRUE(fake().exitContainer(first, 1));
+  ASSERT_TRUE(syncPod(pod).error.ok());  // the first restart is immediate
+  EXPECT_EQ(slurp(hostsFile()), good);
+}
+
+TEST_F(PodFilesTest, HostNetworkPodsGetTheNodesFileWithoutAnIp) {
+  json pod = makePod("Always");
+  pod["spec"]["hostNetwork"] = true;
+  pod["spec"]["hostAliases"] = json::parse(R"([{"ip": "10.1.2.3", "hostnames": ["db.example"]}])");
+  runPod(pod);
+  EXPECT_TRUE(fake().sandboxes().at(0).ip.empty()) << "the runtime gives host-network sandboxes no IP";
+  EXPECT_EQ(slurp(hostsFile()),
+            "# Kubernetes-managed hosts file (host network).\n127.0.0.1 localhost\n10.99.0.2 node-1\n"
+            "\n# Entries added by HostAliases.\n10.1.2.3\tdb.example\n");
+  ASSERT_TRUE(hostsMount(fake().containers().at(0)));
+
+  // The node's file is read when each container is created.
+  std::filesystem::remove(nodeHosts_);
+  ASSERT_TRUE(fake().exitContainer(stateOf().latest("app")->id, 1));
+  auto out = syncPod(pod);
+  ASSERT_FALSE(out.error.ok());
+  EXPECT_EQ(out.waiting["app"].reason, "CreateContainerConfigError");
+  EXPECT_EQ(out.waiting["app"].message, "reading the node's hosts file for pod web_default(" + std::string(kUid) +
+                                            "): open " + nodeHosts_.string() + ": no such file or directory");
+  EXPECT_TRUE(hasEvent("Failed", "Error: reading the node's hosts file for pod web_default("));
+}
+
+TEST_F(PodFilesTest, AFailedWriteIsACreateContainerConfigErrorNamingPodAndPath) {
+  json pod = makePod("Always");
+  std::filesystem::create_directories(hostsFile() / "in-the-way");
+  auto out = syncPod(pod);
+  ASSERT_FALSE(out.error.ok());
+  EXPECT_EQ(out.waiting["app"].reason, "CreateContainerConfigError");
+  const std::string& msg = out.waiting["app"].message;
+  EXPECT_EQ(msg.rfind("writing the hosts file of pod web_default(" + std::string(kUid) + "): rename ", 0), 0u) << msg;
+  EXPECT_NE(msg.find(" to " + hostsFile().string() + ": is a directory"), std::string::npos) << msg;
+  EXPECT_EQ(fake().callCount("CreateContainer"), 0);
+  EXPECT_TRUE(hasEvent("Failed", "Error: writing the hosts file of pod web_default("));
+
+  // A bad alias (a static pod skips the apiserver's checks) names the field.
+  std::filesystem::remove_all(hostsFile());
+  pod["spec"]["hostAliases"] = json::parse(R"([{"ip": "10.1.2.3", "hostnames": ["ok"]}, {"ip": "not-an-ip"}])");
+  out = syncPod(pod);
+  EXPECT_EQ(out.waiting["app"].reason, "CreateContainerConfigError");
+  EXPECT_NE(out.waiting["app"].message.find("spec.hostAliases[1].ip: Invalid value: \"not-an-ip\""), std::string::npos)
+      << out.waiting["app"].message;
+  EXPECT_FALSE(std::filesystem::exists(hostsFile()));
+}
+
+TEST_F(PodFilesTest, RemoveTakesTheFileAndThePodDirectory) {
+  json pod = makePod("Always");
+  runPod(pod);
+  ASSERT_TRUE(std::filesystem::exists(hostsFile()));
+  std::ofstream(hostsFile().string() + ".tmp-abc123") << "left by a crash";
+  ASSERT_TRUE(runtime_->kill(pod, 0).ok());
+  ASSERT_TRUE(runtime_->remove(kUid).ok());
+  EXPECT_FALSE(std::filesystem::exists(podsDir_ / kUid));
+}
+
+TEST_F(PodFilesTest, ResolvConfIsReadForEachPod) {
+  std::ofstream(resolvConf_) << "nameserver 192.168.1.1\nsearch corp.example\n";
+  json pod = makePod("Always");
+  pod["spec"]["dnsPolicy"] = "Default";
+  runPod(pod);
+  auto dns = fake().sandboxes().at(0).config.dns_config();
+  ASSERT_EQ(dns.servers_size(), 1);
+  EXPECT_EQ(dns.servers(0), "192.168.1.1");
+  EXPECT_EQ(dns.searches(0), "corp.example");
+
+  // A change reaches the next pod without a restart of the agent.
+  std::ofstream(resolvConf_) << "nameserver 192.168.1.53\n";
+  json other = makePod("Always", "busybox:1.36", "IfNotPresent", "6b8f2c1e-0000-4000-8000-000000000002", "other");
+  other["spec"]["dnsPolicy"] = "Default";
+  runPod(other);
+  bool found = false;
+  for (const auto& sb : fake().sandboxes()) {
+    if (sb.config.metadata().name() != "other") continue;
+    found = true;
+    ASSERT_EQ(sb.config.dns_config().servers_size(), 1);
+    EXPECT_EQ(sb.config.dns_config().servers(0), "192.168.1.53");
+    EXPECT_EQ(sb.config.dns_config().searches_size(), 0);
+  }
+  EXPECT_TRUE(found);
+
+  // Without the file no sandbox is made, with the upstream message.
+  std::filesystem::remove(resolvConf_);
+  json third = makePod("Always", "busybox:1.36", "IfNotPresent", "6b8f2c1e-0000-4000-8000-000000000003", "third");
+  fake().clearCalls();
+  auto out = syncPod(third);
+  EXPECT_FALSE(out.error.ok());
+  EXPECT_EQ(fake().callCount("RunPodSandbox"), 0);
+  EXPECT_EQ(out.waiting["app"].reason, "ContainerCreating");
+  EXPECT_TRUE(hasEvent("FailedCreatePodSandBox",
+                       "Failed to create pod sandbox: open " + resolvConf_.string() + ": no such file or directory"));
 }
 
 // ------------------------------------------------------------------ PLEG relist
