@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (HACK, NODE_NAME, STATE, apply, delete_pod as delete, get_pod, kubectl_json, node_agent,
+from conftest import (HACK, NODE_NAME, STATE, apply, delete_pod as delete, get_pod, kubectl_json,
                       unique, wait_until)
 
 BUSYBOX = "localhost:5000/busybox:1.36"
@@ -278,24 +278,5 @@ def test_host_network_hosts_file_is_the_nodes_with_the_aliases():
         want = HOST_NETWORK_HEADER.encode() + Path("/etc/hosts").read_bytes() + ALIASES_BLOCK.encode()
         assert content.encode() == want[:3000]
         assert digest == hashlib.md5(want).hexdigest()
-    finally:
-        delete(name)
-
-
-def test_a_volume_at_etc_hosts_replaces_the_managed_file():
-    if node_agent() == "cubelet":
-        pytest.skip("cubelet runs no pod with volumes yet (issue 6); unit tests HostsFile.WhichContainersGetIt "
-                    "and HostsFile.MountedReadWriteBeforeTheTerminationMessage cover it")
-    name = unique("ownhosts")
-    manifest = pod(name, "head -n 1 /etc/hosts > /dev/termination-log",
-                   {"volumes": [{"name": "hosts", "emptyDir": {}}]})
-    manifest["spec"]["containers"].append({
-        "name": "own", "image": BUSYBOX, "volumeMounts": [{"name": "hosts", "mountPath": "/etc/hosts"}],
-        "command": ["sh", "-c", "{ [ -d /etc/hosts ] && echo directory; ls -A /etc/hosts | wc -l; } "
-                                "> /dev/termination-log"]})
-    try:
-        _, messages = run(manifest)
-        assert messages["own"].split() == ["directory", "0"], "the container sees its (empty) volume"
-        assert messages["main"] == HOSTS_PREAMBLE.splitlines()[0] + "\n", "its neighbour still gets the file"
     finally:
         delete(name)
