@@ -110,10 +110,7 @@ void removeLevel(int dirfd, const std::string& path, int level, absl::Status* fi
   }
 }
 
-}  // namespace
-
-absl::StatusOr<std::string> prepareSubPath(const std::string& volumePath, const std::string& subPath,
-                                           const std::string& bindTarget) {
+absl::Status validateSubPath(const std::string& volumePath, const std::string& subPath) {
   if (subPath.empty()) return absl::InvalidArgumentError("empty subPath for volume path \"" + volumePath + "\"");
   if (subPath.front() == '/') {
     return absl::InvalidArgumentError("subPath \"" + subPath + "\" must not be an absolute path");
@@ -121,6 +118,61 @@ absl::StatusOr<std::string> prepareSubPath(const std::string& volumePath, const 
   for (const std::string& c : components(subPath)) {
     if (c == "..") return absl::InvalidArgumentError("subPath \"" + subPath + "\" must not contain '..'");
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Fd> openVolume(const std::string& volumePath) {
+  Fd vfd(::open(volumePath.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!vfd.valid()) return sysError(errno, "open volume path " + volumePath);
+  return vfd;
+}
+
+// openat2 beneath the volume; errors name `subPath` (the whole one asked for) and the volume.
+absl::StatusOr<Fd> openBeneath(int vfd, const std::string& rel, uint64_t flags, const std::string& volumePath,
+                               const std::string& subPath) {
+  struct open_how how {};
+  how.flags = flags | O_CLOEXEC;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+  Fd fd(static_cast<int>(::syscall(SYS_openat2, vfd, rel.c_str(), &how, sizeof(how))));
+  if (fd.valid()) return fd;
+  int err = errno;
+  std::string what = "subPath \"" + subPath + "\" of volume path \"" + volumePath + "\"";
+  if (err == EXDEV) return absl::PermissionDeniedError(what + " resolves outside the volume");
+  if (err == ELOOP) return absl::PermissionDeniedError(what + " goes through a magic link or too many symlinks");
+  return sysError(err, "open " + rel + " of " + what);
+}
+
+}  // namespace
+
+absl::Status makeSubPathDirs(const std::string& volumePath, const std::string& subPath, mode_t perm) {
+  RETURN_IF_ERROR(validateSubPath(volumePath, subPath));
+  ASSIGN_OR_RETURN(Fd vfd, openVolume(volumePath));
+  Fd parent(::fcntl(vfd.get(), F_DUPFD_CLOEXEC, 0));
+  if (!parent.valid()) return sysError(errno, "dup volume fd");
+  std::string prefix;
+  for (const std::string& c : components(subPath)) {
+    if (c == ".") continue;
+    prefix += (prefix.empty() ? "" : "/") + c;
+    auto cur = openBeneath(vfd.get(), prefix, O_PATH | O_DIRECTORY, volumePath, subPath);
+    if (!cur.ok() && absl::IsNotFound(cur.status())) {
+      if (::mkdirat(parent.get(), c.c_str(), 0700) != 0 && errno != EEXIST) {
+        return sysError(errno, "mkdir " + prefix + " in volume path " + volumePath);
+      }
+      // One component, not followed, below a dir already known to be inside the volume.
+      Fd made(::openat(parent.get(), c.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (!made.valid()) return sysError(errno, "open " + prefix + " in volume path " + volumePath);
+      if (::fchmod(made.get(), perm) != 0) return sysError(errno, "chmod " + prefix + " in volume path " + volumePath);
+      cur = std::move(made);
+    }
+    if (!cur.ok()) return cur.status();
+    parent = std::move(cur).value();
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> prepareSubPath(const std::string& volumePath, const std::string& subPath,
+                                           const std::string& bindTarget) {
+  RETURN_IF_ERROR(validateSubPath(volumePath, subPath));
   if (bindTarget.empty() || bindTarget.front() != '/') {
     return absl::InvalidArgumentError("subPath bind target \"" + bindTarget + "\" is not absolute");
   }
@@ -132,21 +184,8 @@ absl::StatusOr<std::string> prepareSubPath(const std::string& volumePath, const 
   if (name == "." || name == "..") return absl::InvalidArgumentError("bad subPath bind target " + bindTarget);
 
   // 1. Resolve the subPath once, in the kernel, beneath the volume.
-  Fd vfd(::open(volumePath.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  if (!vfd.valid()) return sysError(errno, "open volume path " + volumePath);
-  struct open_how how {};
-  how.flags = O_PATH | O_CLOEXEC;
-  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
-  Fd src(static_cast<int>(::syscall(SYS_openat2, vfd.get(), subPath.c_str(), &how, sizeof(how))));
-  if (!src.valid()) {
-    int err = errno;
-    std::string what = "subPath \"" + subPath + "\" of volume path \"" + volumePath + "\"";
-    if (err == EXDEV) return absl::PermissionDeniedError(what + " resolves outside the volume");
-    if (err == ELOOP) {
-      return absl::PermissionDeniedError(what + " goes through a magic link or too many symlinks");
-    }
-    return sysError(err, "open " + what);
-  }
+  ASSIGN_OR_RETURN(Fd vfd, openVolume(volumePath));
+  ASSIGN_OR_RETURN(Fd src, openBeneath(vfd.get(), subPath, O_PATH, volumePath, subPath));
   struct stat srcSt {};
   if (::fstat(src.get(), &srcSt) != 0) return sysError(errno, "stat subPath " + subPath);
   const bool srcDir = S_ISDIR(srcSt.st_mode);

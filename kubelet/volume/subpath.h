@@ -15,6 +15,8 @@
 // relative symlink (key -> ..data/key), so RESOLVE_NO_SYMLINKS would break subPath: key.
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
 
 #include "absl/status/status.h"
@@ -33,6 +35,14 @@ namespace cubelet::volume {
 // mount of anything else there is unmounted first. Nothing stays mounted on failure.
 absl::StatusOr<std::string> prepareSubPath(const std::string& volumePath, const std::string& subPath,
                                            const std::string& bindTarget);
+
+// Creates the missing directories of `subPath` inside the volume (the upstream kubelet does
+// this when <volume>/<subPath> does not exist), each with mode `perm` (fchmod, so the umask
+// does not apply and setgid/sticky bits are kept; upstream passes the volume root's mode).
+// Every prefix is resolved with openat2 beneath the volume, as in prepareSubPath, so a symlink
+// planted by a container can never make it create directories outside. Existing
+// directories are left as they are. Same error codes as prepareSubPath.
+absl::Status makeSubPathDirs(const std::string& volumePath, const std::string& subPath, mode_t perm);
 
 // Unmounts everything below `podVolumeSubpathsDir` (<podDir>/volume-subpaths), deepest first,
 // then removes its <volume>/<container>/<index> entries and the directory itself, never

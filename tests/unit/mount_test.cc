@@ -425,6 +425,66 @@ TEST_F(SubPathTest, MissingSubPathIsNotFound) {
             0);
 }
 
+TEST_F(SubPathTest, MakeSubPathDirsCreatesInsideOnly) {
+  ::umask(0022);
+  ASSERT_TRUE(makeSubPathDirs(vol_, "new/a/b", 02775).ok());
+  struct stat st {};
+  ASSERT_EQ(::stat((vol_ + "/new/a/b").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 02775u);
+  ASSERT_EQ(::stat((vol_ + "/new").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 02775u);
+  // Existing dirs (also through an in-volume symlink) are left alone.
+  fs::create_directory_symlink("new", vol_ + "/newlink");
+  EXPECT_TRUE(makeSubPathDirs(vol_, "newlink/a/c", 0750).ok());
+  EXPECT_TRUE(fs::is_directory(vol_ + "/new/a/c"));
+  ASSERT_EQ(::stat((vol_ + "/new/a").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 02775u);
+  // Through an escaping symlink: refused, nothing created outside.
+  std::string outside = path("outside");
+  fs::create_directory(outside);
+  fs::create_directory_symlink(outside, vol_ + "/out-abs");
+  fs::create_directory_symlink("../outside", vol_ + "/out-rel");
+  for (const char* sub : {"out-abs/x", "out-rel/x/y"}) {
+    auto st2 = makeSubPathDirs(vol_, sub, 0755);
+    EXPECT_EQ(st2.code(), absl::StatusCode::kPermissionDenied) << sub << ": " << st2;
+    EXPECT_NE(std::string(st2.message()).find(sub), std::string::npos) << st2;
+  }
+  EXPECT_TRUE(fs::is_empty(outside));
+  EXPECT_EQ(makeSubPathDirs(vol_, "/abs", 0755).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(makeSubPathDirs(vol_, "a/../b", 0755).code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(MountTest, UnmountBusyFallsBackToDetach) {
+  std::string mnt = path("busy");
+  fs::create_directory(mnt);
+  EXPECT_EQ(inPrivateNs([&] {
+              CHILD_OK(mountTmpfs(mnt, 65536, false));
+              CHILD_CHECK(::chdir(mnt.c_str()) == 0);  // keeps the mount busy
+              CHILD_CHECK(::umount2(mnt.c_str(), 0) != 0 && errno == EBUSY);
+              CHILD_OK(unmount(mnt));
+              CHILD_CHECK(!isMountPoint(mnt));
+              CHILD_CHECK(::chdir("/") == 0);
+              return 0;
+            }),
+            0);
+}
+
+TEST_F(MountTest, BoundFileIsMountPoint) {
+  writeFile(path("f"), "x");
+  writeFile(path("g"), "");
+  EXPECT_EQ(inPrivateNs([&] {
+              CHILD_CHECK(!isMountPoint(path("g")));
+              CHILD_OK(bindMount(path("f"), path("g"), false));
+              CHILD_CHECK(isMountPoint(path("g")));
+              CHILD_CHECK(readFile(path("g")) == "x");
+              auto under = mountsUnder(dir_);
+              CHILD_OK(under.status());
+              CHILD_CHECK(under->size() == 1 && (*under)[0] == path("g"));
+              return 0;
+            }),
+            0);
+}
+
 // CVE-2021-25741: a container swaps a path component between a real directory and a symlink
 // to / while the kubelet prepares the subPath. Every success must bind the in-volume dir.
 TEST_F(SubPathTest, SwapRaceNeverBindsHostPath) {
