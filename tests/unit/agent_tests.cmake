@@ -23,6 +23,7 @@ set(_agent_tests
   probe_manager_test:kubelet_prober
   pod_network_test:kubelet_network
   pod_lifecycle_test:kubelet_pod
+  atomic_writer_test:kubelet_volume
 )
 foreach(_entry IN LISTS _agent_tests)
   string(REPLACE ":" ";" _parts "${_entry}")
