@@ -157,15 +157,15 @@ absl::Status walkTree(int dirfd, const std::string& prefix, std::set<std::string
   return absl::OkStatus();
 }
 
-// The bytes of the regular file at `parts` below `rootfd`, or nullopt when there is no such
-// regular file (missing, a symlink on the way, a directory, a FIFO...).
-absl::StatusOr<std::optional<std::string>> readFileBeneath(int rootfd, const std::vector<std::string>& parts) {
+// Whether the regular file at `parts` below `rootfd` holds exactly `want`. False when there is
+// no such regular file (missing, a symlink on the way, a directory, a FIFO...).
+absl::StatusOr<bool> sameFileBeneath(int rootfd, const std::vector<std::string>& parts, std::string_view want) {
   Fd cur;
   int at = rootfd;
   for (size_t i = 0; i + 1 < parts.size(); ++i) {
     Fd next(::openat(at, parts[i].c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!next.valid()) {
-      if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP) return std::nullopt;
+      if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP) return false;
       return errnoError(errno, "opening directory " + join(parts, i + 1));
     }
     cur = std::move(next);
@@ -173,12 +173,12 @@ absl::StatusOr<std::optional<std::string>> readFileBeneath(int rootfd, const std
   }
   Fd f(::openat(at, parts.back().c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
   if (!f.valid()) {
-    if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP) return std::nullopt;
+    if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP) return false;
     return errnoError(errno, "opening " + join(parts, parts.size()));
   }
   struct stat st {};
   if (::fstat(f.get(), &st) != 0) return errnoError(errno, "stat " + join(parts, parts.size()));
-  if (!S_ISREG(st.st_mode)) return std::nullopt;
+  if (!S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_size) != want.size()) return false;
   std::string data;
   char buf[16384];
   for (;;) {
@@ -189,8 +189,9 @@ absl::StatusOr<std::optional<std::string>> readFileBeneath(int rootfd, const std
     }
     if (n == 0) break;
     data.append(buf, static_cast<size_t>(n));
+    if (data.size() > want.size()) return false;
   }
-  return data;
+  return data == want;
 }
 
 absl::Status writeAll(int fd, std::string_view data) {
@@ -441,9 +442,9 @@ absl::Status AtomicWriter::write(const Payload& payload,
     Fd oldFd(::openat(dir.get(), oldTs.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!oldFd.valid()) return errnoError(errno, ctx + ": opening " + oldTs);
     for (const auto& [clean, entry] : files) {
-      ASSIGN_OR_RETURN(std::optional<std::string> old,
-                       withContext(readFileBeneath(oldFd.get(), entry.first), ctx + ": " + oldTs));
-      if (!old || *old != entry.second->data) {
+      ASSIGN_OR_RETURN(bool same,
+                       withContext(sameFileBeneath(oldFd.get(), entry.first, entry.second->data), ctx + ": " + oldTs));
+      if (!same) {
         needWrite = true;
         break;
       }

@@ -439,6 +439,17 @@ TEST_F(AtomicWriterTest, ConcurrentReaderNeverSeesMissingOrMixedFile) {
   EXPECT_EQ(tsDirs().size(), 1u);
 }
 
+TEST_F(AtomicWriterTest, UnexpectedDataLinkIsRefused) {
+  const std::string outside = root_ + "/outside";
+  ASSERT_EQ(::mkdir(outside.c_str(), 0755), 0);
+  ASSERT_EQ(::symlink(outside.c_str(), p("..data").c_str()), 0);
+  AtomicWriter w(vol_, "test");
+  absl::Status st = w.write({{"foo", file("f")}});
+  EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition) << st;
+  EXPECT_EQ(readLink(p("..data")), outside);
+  EXPECT_TRUE(fs::is_empty(outside));
+}
+
 TEST_F(AtomicWriterTest, SymlinkedTargetDirIsRefused) {
   const std::string link = root_ + "/link";
   ASSERT_EQ(::symlink(vol_.c_str(), link.c_str()), 0);
