@@ -24,6 +24,7 @@ set(_agent_tests
   pod_network_test:kubelet_network
   pod_lifecycle_test:kubelet_pod
   mount_test:kubelet_volume
+  atomic_writer_test:kubelet_volume
 )
 foreach(_entry IN LISTS _agent_tests)
   string(REPLACE ":" ";" _parts "${_entry}")
