@@ -23,6 +23,7 @@ set(_agent_tests
   probe_manager_test:kubelet_prober
   pod_network_test:kubelet_network
   pod_lifecycle_test:kubelet_pod
+  token_manager_test:kubelet_volume
 )
 foreach(_entry IN LISTS _agent_tests)
   string(REPLACE ":" ";" _parts "${_entry}")
@@ -40,3 +41,4 @@ target_link_libraries(pod_runtime_test PRIVATE PkgConfig::HTTPLIB)
 target_link_libraries(prober_handlers_test PRIVATE PkgConfig::HTTPLIB)
 target_link_libraries(probe_manager_test PRIVATE PkgConfig::HTTPLIB)
 target_link_libraries(pod_lifecycle_test PRIVATE PkgConfig::HTTPLIB)
+target_link_libraries(token_manager_test PRIVATE PkgConfig::HTTPLIB)
