@@ -1,5 +1,6 @@
 #include "kubelet/volume/token_manager.h"
 
+#include <condition_variable>
 #include <random>
 #include <utility>
 #include <vector>
@@ -136,6 +137,13 @@ absl::StatusOr<Token> TokenManager::get(const TokenRequestSpec& spec) {
     return absl::Status(fresh.status().code(), "token of " + describe(spec) + " expired and refresh failed: " +
                                                    std::string(fresh.status().message()));
   }
+  {
+    // Nothing to keep: drop the empty entry unless another get() holds it (references are
+    // only taken under mu_, so the count is exact there: the map's and ours).
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = cache_.find(keyOf(spec));
+    if (it != cache_.end() && it->second == entry && entry.use_count() == 2) cache_.erase(it);
+  }
   return absl::Status(fresh.status().code(),
                       "failed to fetch token of " + describe(spec) + ": " + std::string(fresh.status().message()));
 }
@@ -154,6 +162,16 @@ size_t TokenManager::cleanupExpired() {
     if (!el.owns_lock()) return false;  // being refreshed
     return !e.tok || now >= e.tok->expiration;
   });
+}
+
+void TokenManager::runCleanup(std::stop_token stop, std::chrono::milliseconds period) {
+  std::mutex m;
+  std::condition_variable_any cv;
+  std::unique_lock<std::mutex> l(m);
+  // wait_for returns the predicate: true only once a stop was requested.
+  while (!cv.wait_for(l, stop, period, [&stop] { return stop.stop_requested(); })) {
+    if (size_t n = cleanupExpired(); n > 0) LOG_INFO << "dropped " << n << " expired service-account tokens";
+  }
 }
 
 size_t TokenManager::cachedCount() {

@@ -12,7 +12,9 @@
 // Thread safety: every method may be called from any thread. One mutex guards the cache map
 // and is never held during an HTTP call. Each cache entry has its own mutex, held while that
 // entry is refreshed, so concurrent get()s of the same key make a single request (the others
-// wait for it and then use its result) while other keys proceed in parallel.
+// wait for it and then use its result) while other keys proceed in parallel. Lock order:
+// an entry's mutex may be held while taking mu_, never the other way round (cleanupExpired
+// only try-locks entries).
 #pragma once
 
 #include <chrono>
@@ -22,6 +24,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <stop_token>
 #include <string>
 #include <tuple>
 
@@ -64,6 +67,9 @@ class TokenManager {
   // Drops cached tokens that have expired (upstream does this every minute). Returns how many
   // it dropped. Entries being refreshed right now are left alone.
   size_t cleanupExpired();
+
+  // Calls cleanupExpired() every `period` until `stop` is requested.
+  void runCleanup(std::stop_token stop, std::chrono::milliseconds period = std::chrono::minutes(1));
 
   size_t cachedCount();
 

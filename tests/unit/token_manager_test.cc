@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <mutex>
+#include <stop_token>
 #include <thread>
 #include <vector>
 
@@ -107,6 +108,11 @@ class FakeTokenApiserver {
                                   "application/json");
                   return;
                 }
+                if (!override_.is_null()) {
+                  res.status = 201;
+                  res.set_content(override_.dump(), "application/json");
+                  return;
+                }
                 int64_t exp = body["spec"].value("expirationSeconds", int64_t{3600});
                 std::string tok = "jwt-" + std::to_string(++issued_);
                 body["status"] = {{"token", tok},
@@ -132,9 +138,15 @@ class FakeTokenApiserver {
     failStatus_ = status;
     failMessage_ = std::move(message);
   }
+  // Answers every request with `resp` (201) instead of a token; null restores the default.
+  void respondWith(json resp) {
+    std::lock_guard<std::mutex> l(mu_);
+    override_ = std::move(resp);
+  }
 
  private:
   std::function<system_clock::time_point()> now_;
+  json override_;
   std::mutex mu_;
   std::vector<Received> received_;
   int failStatus_ = 0;
@@ -283,6 +295,31 @@ TEST_F(TokenManagerTest, FailureWithoutCachedTokenNamesServiceAccountAndPod) {
   EXPECT_NE(msg.find("node requested token not bound to a pod"), std::string::npos) << msg;
 }
 
+TEST_F(TokenManagerTest, FailedFirstFetchCachesNothing) {
+  fake_.fail(503, "down");
+  EXPECT_FALSE(mgr_->get(spec()).ok());
+  EXPECT_EQ(mgr_->cachedCount(), 0u);
+  fake_.fail(0, "");
+  EXPECT_EQ(mgr_->get(spec())->token, "jwt-1");
+  EXPECT_EQ(mgr_->cachedCount(), 1u);
+}
+
+TEST_F(TokenManagerTest, MalformedResponsesAreErrors) {
+  fake_.respondWith(json{{"kind", "TokenRequest"}, {"status", {{"expirationTimestamp", "2026-03-01T11:00:07Z"}}}});
+  auto noToken = mgr_->get(spec());
+  ASSERT_FALSE(noToken.ok());
+  EXPECT_NE(noToken.status().message().find("status.token"), std::string_view::npos) << noToken.status();
+
+  fake_.respondWith(json{{"kind", "TokenRequest"}, {"status", {{"token", "jwt-x"}}}});
+  auto noExp = mgr_->get(spec());
+  ASSERT_FALSE(noExp.ok());
+  EXPECT_NE(noExp.status().message().find("expirationTimestamp"), std::string_view::npos) << noExp.status();
+
+  fake_.respondWith(json{{"kind", "TokenRequest"}, {"status", {{"token", "jwt-x"}, {"expirationTimestamp", "soon"}}}});
+  EXPECT_FALSE(mgr_->get(spec()).ok());
+  EXPECT_EQ(mgr_->cachedCount(), 0u);
+}
+
 TEST_F(TokenManagerTest, ShortExpirationRejectedWithoutRequest) {
   auto s = spec();
   s.expirationSeconds = 599;
@@ -355,6 +392,21 @@ TEST_F(TokenManagerTest, CleanupDropsExpiredEntries) {
   advance(1s);
   EXPECT_EQ(mgr_->cleanupExpired(), 1u);
   EXPECT_EQ(mgr_->cachedCount(), 1u);
+}
+
+TEST_F(TokenManagerTest, RunCleanupDropsExpiredEntriesPeriodically) {
+  auto s = spec();
+  s.expirationSeconds = 600;
+  ASSERT_TRUE(mgr_->get(s).ok());
+  advance(601s);
+  std::jthread loop([this](std::stop_token st) { mgr_->runCleanup(st, 10ms); });
+  bool dropped = false;
+  for (int i = 0; i < 300 && !dropped; ++i) {
+    dropped = mgr_->cachedCount() == 0;
+    if (!dropped) std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_TRUE(dropped);
+  loop.request_stop();
 }
 
 TEST_F(TokenManagerTest, ConcurrentGetsOfOneKeyMakeOneRequest) {
