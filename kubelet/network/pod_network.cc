@@ -81,18 +81,28 @@ absl::Status PodNetwork::apply(const std::vector<std::string>& cidrs) {
   }
   if (!opts_.manage) return absl::OkStatus();
   if (binDir_.empty() || confDir_.empty()) RETURN_IF_ERROR(resolveDirs());
+  // Another network add-on (Calico, Flannel ...) configured the runtime: the pod network is
+  // its job, whatever name its file sorts under. Ours would hijack it.
+  if (std::vector<std::string> others = cni::otherNetworkConfigs(confDir_); !others.empty()) {
+    std::string list;
+    for (const std::string& o : others) list += (list.empty() ? "" : ", ") + o;
+    if (list != deferredTo_) {
+      LOG_WARNING << "CNI config " << list << " found in " << confDir_
+                  << ": leaving the pod network to that add-on and not installing cubelet-cni "
+                     "(remove it, or pass --pod-network=external to say so)";
+      deferredTo_ = list;
+    }
+    stamps_ = installedStamps();
+    return absl::OkStatus();
+  }
+  deferredTo_.clear();
   ASSIGN_OR_RETURN(std::vector<std::string> installed, cni::installPlugin(opts_.plugin, binDir_));
   for (const std::string& name : installed) LOG_INFO << "installed CNI plugin " << binDir_ << "/" << name;
   cni::NetworkSettings settings;
   settings.podCidrs = cidrs;
   settings.dataDir = opts_.dataDir;
   settings.mtu = mtuOfLinkWith(opts_.nodeIP);
-  std::vector<std::string> earlier;
-  ASSIGN_OR_RETURN(bool changed, cni::writeConflist(confDir_, settings, &earlier));
-  for (const std::string& other : earlier) {
-    LOG_WARNING << "CNI config " << confDir_ << "/" << other << " sorts before " << cni::kConflistName
-                << ": the runtime will use it instead of cubelet-cni";
-  }
+  ASSIGN_OR_RETURN(bool changed, cni::writeConflist(confDir_, settings));
   stamps_ = installedStamps();
   if (changed) {
     LOG_INFO << "wrote CNI config " << confDir_ << "/" << cni::kConflistName << " for pod CIDR " << joined;
@@ -103,7 +113,7 @@ absl::Status PodNetwork::apply(const std::vector<std::string>& cidrs) {
 
 std::vector<std::string> PodNetwork::installedStamps() const {
   std::vector<std::string> out;
-  for (const std::string& path : {opts_.plugin, binDir_ + "/cubelet-cni", binDir_ + "/loopback",
+  for (const std::string& path : {opts_.plugin, binDir_ + "/cubelet-cni", binDir_ + "/loopback", confDir_,
                                   confDir_ + "/" + cni::kConflistName}) {
     struct stat st {};
     if (::lstat(path.c_str(), &st) != 0) {

@@ -1,6 +1,7 @@
 // The node's pod network as cubelet manages it: once the Node has its podCIDR(s), tell the
 // runtime (CRI UpdateRuntimeConfig, as the upstream kubelet does), install cubelet-cni into
-// the runtime's CNI bin dir and write its conflist into the CNI conf dir. Until the conflist
+// the runtime's CNI bin dir and write its conflist into the CNI conf dir, unless another
+// network add-on's config is already there (then the pod network is left to it). Until the conflist
 // exists the runtime reports NetworkReady=false and the node stays NotReady with the
 // upstream message; pods that need the pod network wait.
 //
@@ -74,6 +75,7 @@ class PodNetwork {
   std::string sentCidr_;
   std::string binDir_, confDir_;
   std::vector<std::string> stamps_;
+  std::string deferredTo_;  // the other add-on's configs last warned about
 };
 
 }  // namespace cubelet::network

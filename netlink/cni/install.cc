@@ -104,21 +104,22 @@ absl::StatusOr<std::string> conflistText(const NetworkSettings& s) {
   return list.dump(2) + "\n";
 }
 
-absl::StatusOr<bool> writeConflist(const std::string& confDir, const NetworkSettings& settings,
-                                   std::vector<std::string>* earlier) {
+std::vector<std::string> otherNetworkConfigs(const std::string& confDir) {
+  std::vector<std::string> out;
+  if (DIR* d = ::opendir(confDir.c_str())) {
+    while (dirent* e = ::readdir(d)) {
+      std::string n = e->d_name;
+      if (isNetworkConfigName(n) && n != kConflistName) out.push_back(n);
+    }
+    ::closedir(d);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+absl::StatusOr<bool> writeConflist(const std::string& confDir, const NetworkSettings& settings) {
   ASSIGN_OR_RETURN(std::string text, conflistText(settings));
   RETURN_IF_ERROR(mkdirs(confDir, 0755));
-  if (earlier) {
-    earlier->clear();
-    if (DIR* d = ::opendir(confDir.c_str())) {
-      while (dirent* e = ::readdir(d)) {
-        std::string n = e->d_name;
-        if (isNetworkConfigName(n) && n < kConflistName) earlier->push_back(n);
-      }
-      ::closedir(d);
-      std::sort(earlier->begin(), earlier->end());
-    }
-  }
   absl::StatusOr<std::string> current = readAll(confDir + "/" + kConflistName);
   if (current.ok() && *current == text) return false;
   RETURN_IF_ERROR(replaceFile(confDir, kConflistName, text, 0644));

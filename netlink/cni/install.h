@@ -31,10 +31,12 @@ absl::StatusOr<std::string> conflistText(const NetworkSettings& settings);
 // makes the runtime reload). The temporary file lives inside confDir under a name the
 // runtime ignores and is renamed over the target: containerd reloads on the rename, never
 // sees a half-written file, and ignores files that are created in place. Returns true when
-// the file changed. Also returns, in `earlier`, conflists that sort before ours (the runtime
-// would use those instead).
-absl::StatusOr<bool> writeConflist(const std::string& confDir, const NetworkSettings& settings,
-                                   std::vector<std::string>* earlier = nullptr);
+// the file changed.
+absl::StatusOr<bool> writeConflist(const std::string& confDir, const NetworkSettings& settings);
+
+// The network configs in confDir (*.conf, *.conflist, *.json, as runtimes load them) that are
+// not ours, sorted: another network add-on's. A missing dir has none.
+std::vector<std::string> otherNetworkConfigs(const std::string& confDir);
 
 // Copies `plugin` into binDir as cubelet-cni unless an identical file is there: copy to a
 // temp file in binDir, chmod 0755, fsync, rename (a runtime executing the old binary keeps

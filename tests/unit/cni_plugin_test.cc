@@ -352,12 +352,10 @@ TEST(CniInstall, ConflistIsWrittenOnceAndAtomically) {
   TempDir dir;
   NetworkSettings s;
   s.podCidrs = {"10.244.0.0/24"};
-  std::ofstream(dir.path() + "/05-other.conflist") << "{}";
-  std::vector<std::string> earlier;
-  auto first = writeConflist(dir.path(), s, &earlier);
+  auto first = writeConflist(dir.path(), s);
   ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_TRUE(*first);
-  EXPECT_EQ(earlier, std::vector<std::string>{"05-other.conflist"});
+  EXPECT_TRUE(otherNetworkConfigs(dir.path()).empty());
   auto again = writeConflist(dir.path(), s);
   ASSERT_TRUE(again.ok());
   EXPECT_FALSE(*again) << "an unchanged config must not be rewritten (the runtime would reload)";
@@ -372,7 +370,14 @@ TEST(CniInstall, ConflistIsWrittenOnceAndAtomically) {
     (void)e;
     ++files;
   }
-  EXPECT_EQ(files, 2);
+  EXPECT_EQ(files, 1);
+  // Other add-ons' configs, by the extensions runtimes load; dotfiles and others are not.
+  std::ofstream(dir.path() + "/99-flannel.conflist") << "{}";
+  std::ofstream(dir.path() + "/05-calico.conf") << "{}";
+  std::ofstream(dir.path() + "/.hidden.conflist") << "{}";
+  std::ofstream(dir.path() + "/README") << "";
+  EXPECT_EQ(otherNetworkConfigs(dir.path()), (std::vector<std::string>{"05-calico.conf", "99-flannel.conflist"}));
+  EXPECT_TRUE(otherNetworkConfigs(dir.path() + "/missing").empty());
   EXPECT_FALSE(conflistText(NetworkSettings{}).ok());
   NetworkSettings bad;
   bad.podCidrs = {"not-a-cidr"};

@@ -120,6 +120,28 @@ TEST_F(PodNetworkTest, ExternalNetworkOnlyTellsTheRuntime) {
   EXPECT_FALSE(fs::exists(dir_ / "bin"));
 }
 
+TEST_F(PodNetworkTest, AnotherAddOnsConfigIsLeftInCharge) {
+  fs::create_directories(dir_ / "net.d");
+  std::ofstream(dir_ / "net.d" / "10-flannel.conflist") << "{}";
+  PodNetworkOptions o = options();
+  o.reclaimPeriod = std::chrono::seconds(1);
+  PodNetwork net(*client_, o);
+  std::jthread t([&](std::stop_token st) { net.run(st); });
+  net.setPodCidrs({"10.244.3.0/24"});
+  for (int i = 0; i < 100 && server_->service().podCidr().empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(server_->service().podCidr(), "10.244.3.0/24") << "the runtime is still told the pod CIDR";
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_FALSE(fs::exists(dir_ / "net.d" / cni::kConflistName));
+  EXPECT_FALSE(fs::exists(dir_ / "bin" / "cubelet-cni"));
+  // Once the add-on's config is gone, cubelet-cni takes over (at the next periodic check).
+  fs::remove(dir_ / "net.d" / "10-flannel.conflist");
+  for (int i = 0; i < 150 && configured_ == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(configured_, 1);
+  EXPECT_TRUE(fs::exists(dir_ / "net.d" / cni::kConflistName));
+}
+
 TEST_F(PodNetworkTest, FlagsOverrideTheRuntimesDirs) {
   PodNetworkOptions o = options();
   o.binDir = (dir_ / "mybin").string();
