@@ -20,8 +20,7 @@ struct NetworkSettings {
   std::string dataDir = "/var/lib/cni/networks";
 };
 
-// Its file name: sorts before the usual add-on names so the runtime picks it
-// (containerd loads the first file by name).
+// Its file name in the runtime's conf dir.
 inline constexpr const char* kConflistName = "10-cubelet.conflist";
 
 // The conflist text (pure). InvalidArgument names a podCIDR that is not a CIDR.
