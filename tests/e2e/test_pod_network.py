@@ -221,17 +221,20 @@ def test_twenty_pods_at_once_get_distinct_addresses():
         delete(*names)
 
 
-def plugin_pids():
-    """cubelet-cni processes the cluster's containerd started (by their binary path)."""
+def plugin_pids(sandbox):
+    """The cubelet-cni process the cluster's containerd runs to ADD `sandbox` (by its binary
+    path and its CNI environment; other pods' DELs may be running at the same time)."""
     pids = []
     for p in Path("/proc").iterdir():
         if not p.name.isdigit():
             continue
         try:
             exe = os.readlink(p / "exe")
+            env = (p / "environ").read_bytes().split(b"\0")
         except OSError:
             continue
-        if exe == str(CNI_BIN / "cubelet-cni"):
+        if (exe == str(CNI_BIN / "cubelet-cni") and b"CNI_COMMAND=ADD" in env
+                and f"CNI_CONTAINERID={sandbox}".encode() in env):
             pids.append(int(p.name))
     return pids
 
@@ -248,7 +251,7 @@ def test_killing_the_plugin_in_the_middle_of_an_add_leaks_no_address():
         reserved = wait_until("the paused ADD's reservation", lambda: [
             (a, r) for a, r in records().items() if r.get("pod_uid") == uid], timeout=60, interval=0.2)
         killed_sandbox = reserved[0][1]["id"]
-        pids = wait_until("the paused plugin", plugin_pids, timeout=30, interval=0.2)
+        pids = wait_until("the paused plugin", lambda: plugin_pids(killed_sandbox), timeout=30, interval=0.2)
     finally:
         fault.unlink(missing_ok=True)
     for pid in pids:
