@@ -697,16 +697,9 @@ absl::Status IpamStore::release(std::string_view containerId, std::string_view i
 }
 
 absl::StatusOr<std::vector<IpamAllocation>> IpamStore::find(std::string_view containerId, std::string_view ifname) {
-  ASSIGN_OR_RETURN(Session s, Session::lock(dir_));
-  ASSIGN_OR_RETURN(Listing listing, s.scan());
-  std::vector<IpamAllocation> out;
-  for (const Entry& e : listing.records) {
-    auto rec = s.read(e);
-    if (absl::IsNotFound(rec.status())) continue;
-    if (!rec.ok()) return rec.status();
-    if (*rec && owns((*rec)->owner, containerId, ifname)) out.push_back(hostAllocation(e, *rec));
-  }
-  return out;
+  ASSIGN_OR_RETURN(std::vector<IpamAllocation> all, list());
+  std::erase_if(all, [&](const IpamAllocation& a) { return !owns(a.owner, containerId, ifname); });
+  return all;
 }
 
 absl::StatusOr<std::vector<IpamAllocation>> IpamStore::list() {

@@ -34,6 +34,7 @@
 #include "netlink/cni/plugin.h"
 #include "netlink/cni/result.h"
 #include "netlink/netns.h"
+#include "tests/fakes/test_netns.h"
 #include "netlink/nlroute.h"
 
 namespace cubelet::cni {
@@ -423,24 +424,9 @@ TEST(CniInstall, PluginCopiedUnlessIdenticalAndLoopbackKept) {
 
 constexpr std::string_view kPrefix = "cnitest-";
 
-std::string uniqueName(std::string_view tag) {
-  static int counter = 0;
-  return std::string(kPrefix) + std::to_string(getpid()) + "-" + std::to_string(++counter) + "-" + std::string(tag);
-}
+std::string uniqueName(std::string_view tag) { return testing::uniqueTestNetnsName(kPrefix, tag); }
 
-void removeStale() {
-  DIR* d = opendir(std::string(netlink::kNetnsDir).c_str());
-  if (!d) return;
-  std::vector<std::string> stale;
-  while (dirent* e = readdir(d)) {
-    std::string name = e->d_name;
-    if (name.rfind(kPrefix, 0) != 0) continue;
-    pid_t pid = static_cast<pid_t>(std::atoi(name.c_str() + kPrefix.size()));
-    if (pid > 0 && pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH) stale.push_back(name);
-  }
-  closedir(d);
-  for (const auto& name : stale) (void)netlink::NamedNetns::remove(name);
-}
+void removeStale() { testing::removeStaleTestNetns(kPrefix); }
 
 class PluginTest : public ::testing::Test {
  protected:

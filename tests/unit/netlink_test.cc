@@ -26,6 +26,7 @@
 #include "absl/strings/string_view.h"
 #include "base/fd.h"
 #include "netlink/netns.h"
+#include "tests/fakes/test_netns.h"
 #include "netlink/nlroute.h"
 
 namespace cubelet::netlink {
@@ -40,26 +41,9 @@ namespace {
 
 constexpr std::string_view kPrefix = "nltest-";
 
-std::string uniqueNetnsName(std::string_view tag) {
-  static int counter = 0;
-  return std::string(kPrefix) + std::to_string(getpid()) + "-" + std::to_string(++counter) + "-" + std::string(tag);
-}
+std::string uniqueNetnsName(std::string_view tag) { return testing::uniqueTestNetnsName(kPrefix, tag); }
 
-// Namespaces an earlier run of this test left behind when it was killed: ours by prefix,
-// their process gone.
-void removeStaleTestNamespaces() {
-  DIR* d = opendir(std::string(kNetnsDir).c_str());
-  if (!d) return;
-  std::vector<std::string> stale;
-  while (dirent* e = readdir(d)) {
-    std::string name = e->d_name;
-    if (name.rfind(kPrefix, 0) != 0) continue;
-    pid_t pid = static_cast<pid_t>(std::atoi(name.c_str() + kPrefix.size()));
-    if (pid > 0 && pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH) stale.push_back(name);
-  }
-  closedir(d);
-  for (const auto& name : stale) (void)NamedNetns::remove(name);
-}
+void removeStaleTestNamespaces() { testing::removeStaleTestNetns(kPrefix); }
 
 bool isRoot() { return geteuid() == 0; }
 
