@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <cctype>
 #include <fstream>
@@ -35,6 +36,9 @@
 #include "kubelet/runtime/cri_client.h"
 #include "kubelet/runtime/runtime_health.h"
 #include "kubelet/server/healthz.h"
+#include "kubelet/volume/mount.h"
+#include "kubelet/volume/token_manager.h"
+#include "kubelet/volume/volume_manager.h"
 #include "kubelet/version.h"
 #include "netlink/nlroute.h"
 
@@ -110,6 +114,25 @@ int64_t minusReserved(const config::KubeletConfiguration& kc, const std::string&
   return std::max<int64_t>(capacity, 0);
 }
 
+// ConfigMaps and secrets read straight from the apiserver, one GET per use (the Get change
+// detection strategy).
+class GetObjectSource : public volume::ObjectSource {
+ public:
+  GetObjectSource(api::Client& client, std::string resource, std::string singular)
+      : client_(client), resource_(std::move(resource)), singular_(std::move(singular)) {}
+  void registerPod(const std::string&, const std::string&, const std::set<std::string>&) override {}
+  void unregisterPod(const std::string&) override {}
+  absl::StatusOr<nlohmann::json> get(const std::string& ns, const std::string& name) override {
+    auto obj = client_.get("/api/v1/namespaces/" + ns + "/" + resource_ + "/" + name);
+    if (!obj.ok() && api::isNotFound(obj.status())) return absl::NotFoundError(singular_ + " \"" + name + "\" not found");
+    return obj;
+  }
+
+ private:
+  api::Client& client_;
+  std::string resource_, singular_;
+};
+
 class KubeletImpl : public Kubelet {
  public:
   KubeletImpl(const config::Config& cfg, std::unique_ptr<api::Client> client, std::unique_ptr<runtime::CriClient> cri,
@@ -165,15 +188,14 @@ class KubeletImpl : public Kubelet {
       return out;
     };
     if (client_) {
-      ro.getConfigMap = [this](const std::string& ns, const std::string& name) {
-        return client_->get("/api/v1/namespaces/" + ns + "/configmaps/" + name);
-      };
+      configMaps_ = std::make_unique<GetObjectSource>(*client_, "configmaps", "configmap");
+      secrets_ = std::make_unique<GetObjectSource>(*client_, "secrets", "secret");
+      tokens_ = std::make_unique<volume::TokenManager>(client_.get());
+      ro.getConfigMap = [this](const std::string& ns, const std::string& name) { return configMaps_->get(ns, name); };
       ro.getRuntimeClass = [this](const std::string& name) {
         return client_->get("/apis/node.k8s.io/v1/runtimeclasses/" + name);
       };
-      ro.getSecret = [this](const std::string& ns, const std::string& name) {
-        return client_->get("/api/v1/namespaces/" + ns + "/secrets/" + name);
-      };
+      ro.getSecret = [this](const std::string& ns, const std::string& name) { return secrets_->get(ns, name); };
     }
     auto mi = node::readMachineInfo();
     if (mi.ok()) ro.node.memoryCapacity = mi->memoryCapacityBytes;
@@ -191,6 +213,19 @@ class KubeletImpl : public Kubelet {
         return podCgroups_->ensurePod(objects::str(pod, {"metadata", "uid"}), config);
       };
     }
+    volume::VolumeManagerOptions vo;
+    vo.podsDir = ro.podsDir;
+    vo.configMaps = configMaps_.get();
+    vo.secrets = secrets_.get();
+    if (tokens_) {
+      vo.token = [this](const volume::TokenRequestSpec& spec) { return tokens_->get(spec); };
+      vo.forgetTokens = [this](const std::string& uid) { tokens_->forgetPod(uid); };
+    }
+    vo.nodeAllocatable = ro.nodeAllocatable;
+    vo.node = ro.node;
+    vo.tmpfsNoswap = volume::kernelSupportsTmpfsNoswap();
+    volumes_ = std::make_unique<volume::VolumeManager>(events_, std::move(vo));
+    ro.volumes = volumes_.get();
     prober_ = std::make_unique<prober::Prober>(*cri_);
     probes_ = std::make_unique<prober::ProbeManager>(
         *prober_, events_, prober::ProbeManagerOptions{.onChange = [this](const std::string& uid) {
@@ -200,7 +235,9 @@ class KubeletImpl : public Kubelet {
     podRuntime_ = std::make_unique<runtime::PodRuntime>(*cri_, events_, std::move(ro));
     status_ = std::make_unique<pod::StatusManager>(client_.get());
     pod::LifecycleOptions lo{nodeName_, kc.maxPods, [this] { return node(); }, podCgroups_.get(), nullptr, nullptr,
-                             [this] { return health_.networkError(); }};
+                             [this] { return health_.networkError(); }, nullptr};
+    // Without an apiserver the static pods are the only source, read before housekeeping.
+    lo.podSourcesReady = [this] { return !client_ || podSourceSynced_.load(); };
     if (client_) {
       lo.createMirror = [this](const nlohmann::json& mirror) {
         return client_->create("/api/v1/namespaces/" + objects::str(mirror, {"metadata", "namespace"}) + "/pods", mirror);
@@ -246,6 +283,10 @@ class KubeletImpl : public Kubelet {
         LOG_ERROR << "Failed to start ContainerManager: " << st.message();
         return 1;
       }
+    }
+    if (auto st = setupDataDirs(); !st.ok()) {
+      LOG_ERROR << "Failed to set up the kubelet's data directories: " << st.message();
+      return 1;
     }
     // First runtime check before registering, so the first status is as true as it can be.
     health_.check();
@@ -296,6 +337,8 @@ class KubeletImpl : public Kubelet {
                           [this](const std::string& uid) { dispatcher_->onRuntimeChange(uid); });
     });
     std::jthread eventedPleg([this](std::stop_token st) { runEventedPleg(st); });
+    std::jthread tokenCleanup;
+    if (tokens_) tokenCleanup = std::jthread([this](std::stop_token st) { tokens_->runCleanup(st); });
     std::jthread housekeeping([this](std::stop_token st) {
       while (api::sleepFor(st, std::chrono::seconds(2))) lifecycle_->housekeeping(*workers_);
     });
@@ -314,7 +357,7 @@ class KubeletImpl : public Kubelet {
     // would stop first. Then in-flight CRI calls (a StopContainer waiting out its grace, a
     // pull) are cancelled so the pod workers return at once; running pods are left running
     // for the next start to adopt, and a pod that was being stopped is stopped again then.
-    for (auto* t : {&runtimeThread, &networkThread, &pleg, &eventedPleg, &housekeeping, &staticSource}) {
+    for (auto* t : {&runtimeThread, &networkThread, &pleg, &eventedPleg, &housekeeping, &staticSource, &tokenCleanup}) {
       t->request_stop();
     }
     for (auto& t : apiThreads) t.request_stop();
@@ -326,6 +369,21 @@ class KubeletImpl : public Kubelet {
   }
 
  private:
+  // The root dir and its pods dir (0750), as upstream's setupDataDirs. The root dir is made
+  // an rshared mount (a bind onto itself when needed), so mounts made below it reach the
+  // runtime and can propagate into containers (mountPropagation).
+  absl::Status setupDataDirs() {
+    const std::string root = cfg_.flags.rootDir;
+    for (const std::string& dir : {root, root + "/pods"}) {
+      std::error_code ec;
+      std::filesystem::create_directories(dir, ec);
+      if (ec) return absl::InternalError("mkdir " + dir + ": " + ec.message());
+      std::filesystem::permissions(dir, std::filesystem::perms(0750), ec);
+      if (ec) return absl::InternalError("chmod " + dir + ": " + ec.message());
+    }
+    return volume::makeRShared(root);
+  }
+
   // The Node object as last seen; empty while unknown and in standalone mode.
   nlohmann::json node() const { return agent_ ? agent_->node() : nlohmann::json::object(); }
 
@@ -392,7 +450,10 @@ class KubeletImpl : public Kubelet {
 
   void runPodSource(std::stop_token stop) {
     api::Reflector r(*client_, "/api/v1/pods", "fieldSelector=spec.nodeName%3D" + nodeName_,
-                     api::ReflectorHandler{[this](const std::vector<nlohmann::json>& items) { dispatcher_->onReplace(items); },
+                     api::ReflectorHandler{[this](const std::vector<nlohmann::json>& items) {
+                                             dispatcher_->onReplace(items);
+                                             podSourceSynced_ = true;
+                                           },
                                            [this](const api::WatchEvent& ev) { dispatcher_->onEvent(ev); }});
     r.run(stop);
   }
@@ -454,6 +515,10 @@ class KubeletImpl : public Kubelet {
   std::unique_ptr<pod::PodLifecycle> lifecycle_;
   std::unique_ptr<pod::PodWorkers> workers_;
   std::unique_ptr<pod::PodDispatcher> dispatcher_;
+  std::unique_ptr<volume::ObjectSource> configMaps_, secrets_;
+  std::unique_ptr<volume::TokenManager> tokens_;
+  std::unique_ptr<volume::VolumeManager> volumes_;
+  std::atomic<bool> podSourceSynced_{false};  // the apiserver's first pod list arrived
 };
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "kubelet/pod/pod_lifecycle.h"
 
 #include "base/log.h"
+#include "base/status_macros.h"
 #include "kubelet/api/reflector.h"
 #include "kubelet/objects/json_access.h"
 #include "kubelet/objects/timefmt.h"
@@ -105,8 +106,10 @@ SyncResult PodLifecycle::syncPod(const json& pod) {
   const std::string uid = str(pod, {"metadata", "uid"});
   json previous = status_.podStatus(uid).value_or(objects::object(pod, {"status"}));
   if (terminalPhase(str(previous, {"phase"}))) {
-    // Finished pods are not run again; make sure nothing of them keeps running.
+    // Finished pods are not run again; make sure nothing of them keeps running, and their
+    // volumes go.
     auto st = rt_.kill(pod, 0);
+    if (st.ok()) st = rt_.tearDownVolumes(uid);
     return {st, std::nullopt};
   }
   auto state = rt_.state(uid);
@@ -179,8 +182,9 @@ SyncResult PodLifecycle::syncPod(const json& pod) {
           << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t1).count()
           << "ms, phase " << str(status, {"phase"});
   if (terminalPhase(str(status, {"phase"}))) {
-    // Terminal pods keep no running sandbox.
+    // Terminal pods keep no running sandbox, and no volumes.
     auto st = rt_.kill(pod, 0);
+    if (st.ok()) st = rt_.tearDownVolumes(uid);
     if (!st.ok()) return {st, std::nullopt};
   }
   return {outcome.error, requeue};
@@ -191,6 +195,8 @@ absl::Status PodLifecycle::killPod(const json& pod, std::optional<int64_t> grace
   int64_t grace = gracePeriodSeconds.value_or(PodDispatcher::gracePeriod(pod));
   auto st = rt_.kill(pod, grace);
   if (!st.ok()) return st;
+  // As upstream, the pod is deleted from the apiserver only once its volumes are gone.
+  RETURN_IF_ERROR(rt_.tearDownVolumes(uid));
   if (!str(pod, {"metadata", "name"}).empty()) {
     // Report the final container states before the pod goes away.
     json previous = status_.podStatus(uid).value_or(objects::object(pod, {"status"}));
@@ -246,6 +252,24 @@ void PodLifecycle::housekeeping(PodWorkers& workers) {
     }
   }
   deleteOrphanedMirrors();
+  if (!opts_.podSourcesReady || opts_.podSourcesReady()) {
+    // Pod directories of pods nobody wants, has or works on (deleted while the agent was
+    // down, or left by a crash). Only once the pod sources delivered their pods: before that
+    // every pod would look unwanted.
+    // The live set is taken after the directories were listed, so a pod whose directory is
+    // being made is always in it.
+    int n = rt_.cleanupOrphanedPodDirs([&] {
+      std::set<std::string> live = inRuntime;
+      for (const auto& p : manager_.all()) live.insert(str(p, {"metadata", "uid"}));
+      for (const auto& uid : workers.knownPods()) {
+        if (!workers.isKilled(uid) || manager_.get(uid)) live.insert(uid);
+      }
+      return live;
+    });
+    if (n > 0) {
+      VLOG(2) << "removed " << n << " orphaned pod directories";
+    }
+  }
   if (++housekeepingRounds_ % kGarbageCollectEvery == 0) {
     auto removed = rt_.collectGarbage();
     if (!removed.ok()) {

@@ -35,6 +35,9 @@ struct LifecycleOptions {
   // The runtime's network error ("" when NetworkReady): while set, pods that need the pod
   // network are not started (hostNetwork pods are), as upstream.
   std::function<std::string()> networkError;
+  // Whether every pod source delivered its pods (the apiserver's first list): orphaned pod
+  // directories are removed only then. Unset: always.
+  std::function<bool()> podSourcesReady;
 };
 
 class PodLifecycle : public PodSyncer {

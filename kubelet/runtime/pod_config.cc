@@ -121,8 +121,8 @@ void addPortMappings(const Container& c, ::runtime::v1::PodSandboxConfig& config
 
 // A volumeMount of the container is at /etc/hosts: the kubelet leaves the path to it.
 bool mountsAtEtcHosts(const Container& c) {
-  return std::find(c.volumeMountPaths.begin(), c.volumeMountPaths.end(), poddns::kEtcHostsPath) !=
-         c.volumeMountPaths.end();
+  return std::any_of(c.volumeMounts.begin(), c.volumeMounts.end(),
+                     [](const podspec::VolumeMount& m) { return m.mountPath == poddns::kEtcHostsPath; });
 }
 
 }  // namespace
@@ -219,6 +219,16 @@ absl::StatusOr<SandboxConfig> makeSandboxConfig(const nlohmann::json& podJson, c
   return out;
 }
 
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> containerEnvironment(
+    const nlohmann::json& podJson, const nlohmann::json& containerJson, const NodeSettings& node,
+    const ContainerOptions& options) {
+  ASSIGN_OR_RETURN(Pod pod, loadPod(podJson));
+  ASSIGN_OR_RETURN(Container c, loadContainer(podJson, pod, containerJson));
+  auto env = podenv::makeEnvironment(pod, c, options, node);
+  if (!env.ok()) return inPod(podJson, env.status());
+  return env;
+}
+
 absl::StatusOr<::runtime::v1::ContainerConfig> makeContainerConfig(const nlohmann::json& podJson,
                                                                    const nlohmann::json& containerJson,
                                                                    const NodeSettings& node,
@@ -281,8 +291,16 @@ absl::StatusOr<::runtime::v1::ContainerConfig> makeContainerConfig(const nlohman
   *config.mutable_linux()->mutable_resources() = *std::move(resources);
   *config.mutable_linux()->mutable_security_context() = *std::move(sc);
 
-  // The pod's hosts file (after the volumes, which have none yet), then the
-  // termination-message file created by the caller for this instance.
+  // The volumes, the pod's hosts file, then the termination-message file created by the
+  // caller for this instance (the upstream order).
+  for (const ContainerMount& vm : options.volumeMounts) {
+    ::runtime::v1::Mount* m = config.add_mounts();
+    m->set_container_path(vm.containerPath);
+    m->set_host_path(vm.hostPath);
+    m->set_readonly(vm.readOnly);
+    m->set_selinux_relabel(vm.selinuxRelabel && node.selinuxEnabled);
+    m->set_propagation(vm.propagation);
+  }
   if (!options.etcHostsHostPath.empty() && !mountsAtEtcHosts(c)) {
     ::runtime::v1::Mount* m = config.add_mounts();
     m->set_host_path(podsec::joinPath("/", options.etcHostsHostPath));

@@ -188,6 +188,16 @@ struct EnvObjectSources {
       secret;
 };
 
+// A volume mount of a container, resolved by the volume manager (subPath bound, read-only
+// and propagation worked out).
+struct ContainerMount {
+  std::string containerPath;  // absolute
+  std::string hostPath;
+  bool readOnly = false;
+  bool selinuxRelabel = false;
+  ::runtime::v1::MountPropagation propagation = ::runtime::v1::PROPAGATION_PRIVATE;
+};
+
 struct ContainerOptions {
   // Restart count: the attempt, the log file name and the restartCount annotation.
   int32_t restartCount = 0;
@@ -212,6 +222,9 @@ struct ContainerOptions {
   // Host path of the termination-message file created for this container instance; when
   // set (and terminationMessagePath is not empty) it is mounted at terminationMessagePath.
   std::string terminationMessageHostPath;
+  // The container's volume mounts in its volumeMounts order; they come first in the CRI
+  // config, before the hosts file and the termination-message file.
+  std::vector<ContainerMount> volumeMounts;
   // Host path of the pod's managed hosts file (<root-dir>/pods/<uid>/etc-hosts), written by
   // the caller when usesManagedHostsFile() said so; when set it is mounted at /etc/hosts,
   // read-write, relabeled when SELinux is on, unless a volumeMount of the container is there.
@@ -242,13 +255,19 @@ struct ContainerOptions {
 //  - linux.security_context: effective pod+container security context (users, groups,
 //    capabilities as written in the pod, privileged, readonly rootfs, no_new_privs only
 //    when allowPrivilegeEscalation is false, seccomp, AppArmor, masked/readonly paths);
-//  - mounts: the managed hosts file (etcHostsHostPath), then the termination-message file,
+//  - mounts: the volume mounts, the managed hosts file (etcHostsHostPath), then the
+//    termination-message file,
 //    each with the pod's user-namespace ID mappings when it has its own user namespace.
 // Checks runAsNonRoot first (see verifyRunAsNonRoot).
 absl::StatusOr<::runtime::v1::ContainerConfig> makeContainerConfig(const nlohmann::json& pod,
                                                                    const nlohmann::json& container,
                                                                    const NodeSettings& node,
                                                                    const ContainerOptions& options);
+
+// The container's environment as makeContainerConfig builds it (for subPathExpr expansion).
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> containerEnvironment(
+    const nlohmann::json& pod, const nlohmann::json& container, const NodeSettings& node,
+    const ContainerOptions& options);
 
 // The runAsNonRoot check of the upstream kubelet, given the image user from ImageStatus
 // (uid when numeric, else username; neither means root). OK unless runAsNonRoot is true

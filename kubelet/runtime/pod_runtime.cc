@@ -565,6 +565,13 @@ absl::Status PodRuntime::startContainer(const json& pod, const json& container, 
       return hosts.status();
     }
     co.etcHostsHostPath = *hosts;
+    if (auto mounts = volumeMounts(pod, container, co); !mounts.ok()) {
+      *waiting = {"CreateContainerConfigError", std::string(mounts.status().message())};
+      events_.record(podRef(pod, name), "Warning", "Failed", "Error: " + waiting->message);
+      return mounts.status();
+    } else {
+      co.volumeMounts = *std::move(mounts);
+    }
     auto file = createTerminationMessageFile(opts_.podsDir + "/" + str(pod, {"metadata", "uid"}) + "/containers/" + name);
     if (!file.ok()) {
       *waiting = {"CreateContainerConfigError", std::string(file.status().message())};
@@ -658,16 +665,26 @@ SyncOutcome PodRuntime::sync(const json& pod, const PodRuntimeState& state) {
     for (const auto& c : containers) out.waiting[str(c, {"name"})] = {reason, message};
   };
   const json& initContainers = objects::array(pod, {"spec", "initContainers"});
-  if (const json& volumes = objects::array(pod, {"spec", "volumes"}); !volumes.empty()) {
-    // Volumes arrive with the volumes issue; until then the pod waits, visibly, rather than
-    // running without its mounts.
+  if (opts_.volumes) {
+    // Every volume is set up before the sandbox; until then the containers wait (each failed
+    // volume has its FailedMount event and its own back-off).
+    volume::SetUpResult vols = opts_.volumes->setUp(pod);
+    if (!vols.error.ok()) {
+      waitAll("ContainerCreating", "");
+      out.error = vols.error;
+      if (vols.retryAfter) out.retryNoLaterThan(*vols.retryAfter);
+      return out;
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    mounted_[uid] = std::move(vols.volumes);
+  } else if (const json& volumes = objects::array(pod, {"spec", "volumes"}); !volumes.empty()) {
     std::string names;
     for (const auto& v : volumes) names += (names.empty() ? "" : " ") + str(v, {"name"});
     std::string msg = "Unable to attach or mount volumes: unmounted volumes=[" + names +
-                      "]: volumes are not supported by cubelet yet";
+                      "]: this node agent runs without a volume manager";
     waitAll("ContainerCreating", "");
     events_.record(podRef(pod), "Warning", "FailedMount", msg);
-    out.error = absl::UnimplementedError(msg);
+    out.error = absl::UnavailableError(msg);
     return out;
   }
   std::string runtimeHandler;
@@ -1059,6 +1076,37 @@ absl::Status PodRuntime::kill(const json& pod, int64_t gracePeriodSeconds) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::vector<ContainerMount>> PodRuntime::volumeMounts(const json& pod, const json& container,
+                                                                     const ContainerOptions& co) {
+  if (!opts_.volumes || objects::array(container, {"volumeMounts"}).empty()) return std::vector<ContainerMount>();
+  std::map<std::string, volume::MountedVolume> mounted;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto it = mounted_.find(str(pod, {"metadata", "uid"})); it != mounted_.end()) mounted = it->second;
+  }
+  std::vector<std::pair<std::string, std::string>> env;
+  for (const auto& m : objects::array(container, {"volumeMounts"})) {
+    if (str(m, {"subPathExpr"}).empty()) continue;
+    // subPathExpr expands the container's own environment.
+    ASSIGN_OR_RETURN(env, containerEnvironment(pod, container, opts_.node, co));
+    break;
+  }
+  return opts_.volumes->containerMounts(pod, container, mounted, env);
+}
+
+absl::Status PodRuntime::tearDownVolumes(const std::string& uid) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    mounted_.erase(uid);
+  }
+  if (!opts_.volumes || uid.empty()) return absl::OkStatus();
+  return opts_.volumes->tearDown(uid);
+}
+
+int PodRuntime::cleanupOrphanedPodDirs(const std::function<std::set<std::string>()>& live) {
+  return opts_.volumes ? opts_.volumes->cleanupOrphans(live) : 0;
+}
+
 absl::Status PodRuntime::remove(const std::string& uid) {
   ASSIGN_OR_RETURN(auto state, this->state(uid));
   for (const auto& c : state.containers) {
@@ -1070,11 +1118,12 @@ absl::Status PodRuntime::remove(const std::string& uid) {
     auto st = cri_.removePodSandbox(s.id);
     if (!st.ok() && !isNotFound(st)) return st;
   }
+  // The volumes go first: nothing of the pod's directory is removed while one is mounted.
+  RETURN_IF_ERROR(tearDownVolumes(uid));
   if (!opts_.podsDir.empty() && !uid.empty()) {
-    // The pod directory holds only what cubelet made for the pod (volumes, mounted there,
-    // are unmounted by their own manager first): the containers' files and the hosts file
-    // (with any copy a crash left half made). Remove those, then the directory itself if it
-    // is empty.
+    // The rest of the pod directory holds only what cubelet made for the pod: the
+    // containers' files and the hosts file (with any copy a crash left half made). Remove
+    // those, then the directory itself if it is empty.
     const std::string dir = opts_.podsDir + "/" + uid;
     std::error_code ec;
     std::filesystem::remove_all(dir + "/containers", ec);

@@ -13,6 +13,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,7 @@
 #include "kubelet/runtime/cri_client.h"
 #include "kubelet/runtime/pod_config.h"
 #include "kubelet/runtime/pull_secrets.h"
+#include "kubelet/volume/volume_manager.h"
 
 namespace cubelet::runtime {
 
@@ -115,6 +117,9 @@ struct PodRuntimeOptions {
   // startup and readiness probes, a failed liveness/startup probe kills the container (then
   // the restart policy applies), and sync/kill keep the prober's workers in step.
   ContainerProbes* probes = nullptr;
+  // The volume manager: a pod's volumes are set up before its sandbox and mounted into its
+  // containers. Unset: pods with volumes wait (FailedMount), as nothing can set them up.
+  volume::VolumeManager* volumes = nullptr;
   std::chrono::seconds backoffInitial{10};
   std::chrono::seconds backoffMax{300};
 };
@@ -142,8 +147,14 @@ class PodRuntime {
   // Stops the pod's probes, then its containers (grace period) and its sandboxes. OK when all
   // are stopped.
   absl::Status kill(const json& pod, int64_t gracePeriodSeconds);
-  // Removes a stopped pod's containers and sandboxes (after it left the apiserver).
+  // Unmounts and removes a stopped pod's volumes (once all its containers are stopped).
+  absl::Status tearDownVolumes(const std::string& uid);
+  // Removes a stopped pod's containers and sandboxes (after it left the apiserver), its
+  // volumes and its directory.
   absl::Status remove(const std::string& uid);
+  // Removes the directories (and volumes) of pods not in `live`: what a crash or a deletion
+  // while the agent was down left behind. Returns how many it removed.
+  int cleanupOrphanedPodDirs(const std::function<std::set<std::string>()>& live);
   // Dead-container GC (the upstream defaults: MaxPerPodContainer 1, no minimum age): of the
   // exited instances of each pod's container only the newest stays (for lastState and
   // `logs --previous`); of a pod's sandboxes that are not ready, only the newest one stays,
@@ -188,6 +199,10 @@ class PodRuntime {
   // returns its path; "" when the container gets none.
   absl::StatusOr<std::string> ensureHostsFile(const json& pod, const json& container,
                                               const std::vector<std::string>& podIps);
+  // The CRI mounts of the container's volumeMounts (subPath binds made), from the volumes
+  // the pod's sync set up.
+  absl::StatusOr<std::vector<ContainerMount>> volumeMounts(const json& pod, const json& container,
+                                                          const ContainerOptions& co);
   absl::Status startContainer(const json& pod, const json& container, const SandboxRecord& sandbox,
                               const SandboxConfig& sandboxConfig, int32_t restartCount, Waiting* waiting,
                               std::optional<std::chrono::milliseconds>* retry, bool* created);
@@ -220,6 +235,8 @@ class PodRuntime {
   // and log no longer change, so each is read once, not at every sync. Guarded by mu_;
   // entries go with the container (remove, garbage collection).
   std::map<std::string, std::string> exitMessages_;
+  // The volumes each pod's last sync set up, for its containers' mounts. Guarded by mu_.
+  std::map<std::string, std::map<std::string, volume::MountedVolume>> mounted_;
 };
 
 // The pod phase from its containers' statuses (upstream getPhase rules).

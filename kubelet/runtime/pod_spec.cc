@@ -30,6 +30,7 @@ class Obj {
   Obj(const json& j, std::string path) : j_(j), path_(std::move(path)) {}
 
   const std::string& path() const { return path_; }
+  const json& raw() const { return j_; }
   std::string field(std::string_view key) const {
     return path_.empty() ? std::string(key) : podstr::cat(path_, ".", key);
   }
@@ -218,6 +219,7 @@ absl::StatusOr<PodSecurityContext> parsePodSecurityContext(const Obj& o) {
   RETURN_IF_ERROR(o.optInt("runAsUser", sc.runAsUser));
   RETURN_IF_ERROR(o.optInt("runAsGroup", sc.runAsGroup));
   RETURN_IF_ERROR(o.optInt("fsGroup", sc.fsGroup));
+  RETURN_IF_ERROR(o.optStr("fsGroupChangePolicy", sc.fsGroupChangePolicy));
   RETURN_IF_ERROR(o.optBool("runAsNonRoot", sc.runAsNonRoot));
   RETURN_IF_ERROR(o.intList("supplementalGroups", sc.supplementalGroups));
   RETURN_IF_ERROR(o.optStr("supplementalGroupsPolicy", sc.supplementalGroupsPolicy));
@@ -449,9 +451,15 @@ absl::StatusOr<Container> parseContainerObj(const Obj& o, bool hostNetwork) {
 
   ASSIGN_OR_RETURN(auto mounts, o.objects("volumeMounts"));
   for (const Obj& m : mounts) {
-    std::string mountPath;
-    RETURN_IF_ERROR(m.str("mountPath", mountPath));
-    c.volumeMountPaths.push_back(std::move(mountPath));
+    VolumeMount vm;
+    RETURN_IF_ERROR(m.str("name", vm.name));
+    RETURN_IF_ERROR(m.str("mountPath", vm.mountPath));
+    RETURN_IF_ERROR(m.str("subPath", vm.subPath));
+    RETURN_IF_ERROR(m.str("subPathExpr", vm.subPathExpr));
+    RETURN_IF_ERROR(m.boolean("readOnly", vm.readOnly));
+    RETURN_IF_ERROR(m.optStr("mountPropagation", vm.mountPropagation));
+    RETURN_IF_ERROR(m.optStr("recursiveReadOnly", vm.recursiveReadOnly));
+    c.volumeMounts.push_back(std::move(vm));
   }
 
   ASSIGN_OR_RETURN(auto lifecycle, o.object("lifecycle"));
@@ -472,6 +480,128 @@ absl::StatusOr<std::vector<Container>> parseContainers(const Obj& spec, std::str
     out.push_back(std::move(c));
   }
   return out;
+}
+
+// A file mode (defaultMode, items[].mode): validation allows 0..0777.
+absl::Status modeField(const Obj& o, std::string_view key, std::optional<int32_t>& out) {
+  std::optional<int64_t> v;
+  RETURN_IF_ERROR(o.optInt(key, v, 0, 0777));
+  if (v) out = static_cast<int32_t>(*v);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<KeyToPath>> parseItems(const Obj& o) {
+  std::vector<KeyToPath> out;
+  ASSIGN_OR_RETURN(auto items, o.objects("items"));
+  for (const Obj& i : items) {
+    KeyToPath k;
+    RETURN_IF_ERROR(i.str("key", k.key));
+    RETURN_IF_ERROR(i.str("path", k.path));
+    RETURN_IF_ERROR(modeField(i, "mode", k.mode));
+    out.push_back(std::move(k));
+  }
+  return out;
+}
+
+absl::StatusOr<ObjectVolumeSource> parseObjectSource(const Obj& o, std::string_view nameKey) {
+  ObjectVolumeSource src;
+  RETURN_IF_ERROR(o.str(nameKey, src.name));
+  ASSIGN_OR_RETURN(src.items, parseItems(o));
+  RETURN_IF_ERROR(modeField(o, "defaultMode", src.defaultMode));
+  RETURN_IF_ERROR(o.boolean("optional", src.optional));
+  return src;
+}
+
+absl::StatusOr<std::vector<DownwardApiFile>> parseDownwardApiFiles(const Obj& o) {
+  std::vector<DownwardApiFile> out;
+  ASSIGN_OR_RETURN(auto items, o.objects("items"));
+  for (const Obj& i : items) {
+    DownwardApiFile f;
+    RETURN_IF_ERROR(i.str("path", f.path));
+    RETURN_IF_ERROR(modeField(i, "mode", f.mode));
+    ASSIGN_OR_RETURN(f.ref, parseEnvVarSource(i));
+    if (f.ref.kind != EnvVarSource::Kind::kFieldRef && f.ref.kind != EnvVarSource::Kind::kResourceFieldRef) {
+      return absl::InvalidArgumentError(i.path() + ": must specify fieldRef or resourceFieldRef");
+    }
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
+absl::StatusOr<VolumeProjection> parseProjection(const Obj& o) {
+  VolumeProjection p;
+  ASSIGN_OR_RETURN(auto configMap, o.object("configMap"));
+  ASSIGN_OR_RETURN(auto secret, o.object("secret"));
+  ASSIGN_OR_RETURN(auto downwardApi, o.object("downwardAPI"));
+  ASSIGN_OR_RETURN(auto token, o.object("serviceAccountToken"));
+  if (configMap) {
+    p.kind = VolumeProjection::Kind::kConfigMap;
+    ASSIGN_OR_RETURN(p.object, parseObjectSource(*configMap, "name"));
+  } else if (secret) {
+    p.kind = VolumeProjection::Kind::kSecret;
+    ASSIGN_OR_RETURN(p.object, parseObjectSource(*secret, "name"));
+  } else if (downwardApi) {
+    p.kind = VolumeProjection::Kind::kDownwardApi;
+    ASSIGN_OR_RETURN(p.files, parseDownwardApiFiles(*downwardApi));
+  } else if (token) {
+    p.kind = VolumeProjection::Kind::kServiceAccountToken;
+    RETURN_IF_ERROR(token->str("audience", p.audience));
+    RETURN_IF_ERROR(token->str("path", p.tokenPath));
+    std::optional<int64_t> seconds;
+    RETURN_IF_ERROR(token->optInt("expirationSeconds", seconds));
+    if (seconds) p.expirationSeconds = *seconds;
+  } else {
+    for (const auto& [k, v] : o.raw().items()) {
+      if (!v.is_null()) p.other = k;
+    }
+  }
+  return p;
+}
+
+absl::StatusOr<Volume> parseVolume(const Obj& o) {
+  Volume v;
+  v.path = o.path();
+  RETURN_IF_ERROR(o.str("name", v.name));
+  ASSIGN_OR_RETURN(auto emptyDir, o.object("emptyDir"));
+  ASSIGN_OR_RETURN(auto hostPath, o.object("hostPath"));
+  ASSIGN_OR_RETURN(auto configMap, o.object("configMap"));
+  ASSIGN_OR_RETURN(auto secret, o.object("secret"));
+  ASSIGN_OR_RETURN(auto downwardApi, o.object("downwardAPI"));
+  ASSIGN_OR_RETURN(auto projected, o.object("projected"));
+  if (emptyDir) {
+    v.type = Volume::Type::kEmptyDir;
+    RETURN_IF_ERROR(emptyDir->str("medium", v.medium));
+    if (const json* limit = emptyDir->get("sizeLimit")) {
+      ASSIGN_OR_RETURN(v.sizeLimit, parseQuantityJson(*limit, emptyDir->field("sizeLimit")));
+    }
+  } else if (hostPath) {
+    v.type = Volume::Type::kHostPath;
+    RETURN_IF_ERROR(hostPath->str("path", v.hostPath));
+    RETURN_IF_ERROR(hostPath->str("type", v.hostPathType));
+  } else if (configMap) {
+    v.type = Volume::Type::kConfigMap;
+    ASSIGN_OR_RETURN(v.object, parseObjectSource(*configMap, "name"));
+  } else if (secret) {
+    v.type = Volume::Type::kSecret;
+    ASSIGN_OR_RETURN(v.object, parseObjectSource(*secret, "secretName"));
+  } else if (downwardApi) {
+    v.type = Volume::Type::kDownwardApi;
+    ASSIGN_OR_RETURN(v.files, parseDownwardApiFiles(*downwardApi));
+    RETURN_IF_ERROR(modeField(*downwardApi, "defaultMode", v.defaultMode));
+  } else if (projected) {
+    v.type = Volume::Type::kProjected;
+    RETURN_IF_ERROR(modeField(*projected, "defaultMode", v.defaultMode));
+    ASSIGN_OR_RETURN(auto sources, projected->objects("sources"));
+    for (const Obj& s : sources) {
+      ASSIGN_OR_RETURN(VolumeProjection p, parseProjection(s));
+      v.sources.push_back(std::move(p));
+    }
+  } else {
+    for (const auto& [k, val] : o.raw().items()) {
+      if (k != "name" && !val.is_null()) v.other = k;
+    }
+  }
+  return v;
 }
 
 absl::StatusOr<Pod> parsePodObj(const Obj& root) {
@@ -545,6 +675,11 @@ absl::StatusOr<Pod> parsePodObj(const Obj& root) {
   ASSIGN_OR_RETURN(pod.containers, parseContainers(spec, "containers", pod.hostNetwork));
   ASSIGN_OR_RETURN(pod.initContainers, parseContainers(spec, "initContainers", pod.hostNetwork));
   ASSIGN_OR_RETURN(pod.ephemeralContainers, parseContainers(spec, "ephemeralContainers", false));
+  ASSIGN_OR_RETURN(auto volumes, spec.objects("volumes"));
+  for (const Obj& v : volumes) {
+    ASSIGN_OR_RETURN(Volume volume, parseVolume(v));
+    pod.volumes.push_back(std::move(volume));
+  }
 
   ASSIGN_OR_RETURN(auto status, root.object("status"));
   if (status) RETURN_IF_ERROR(status->str("qosClass", pod.qosClass));

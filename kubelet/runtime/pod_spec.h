@@ -51,6 +51,7 @@ struct SecurityContext {
 
 struct PodSecurityContext {
   std::optional<SeLinuxOptions> seLinuxOptions;
+  std::optional<std::string> fsGroupChangePolicy;
   std::optional<int64_t> runAsUser, runAsGroup, fsGroup;
   std::optional<bool> runAsNonRoot;
   std::vector<int64_t> supplementalGroups;
@@ -93,6 +94,13 @@ struct ContainerPort {
   std::string hostIp;
 };
 
+// volumeMounts[].
+struct VolumeMount {
+  std::string name, mountPath, subPath, subPathExpr;
+  bool readOnly = false;
+  std::optional<std::string> mountPropagation, recursiveReadOnly;
+};
+
 struct Container {
   std::string path;  // where it was read from, for messages: spec.containers[0]
   std::string name, image, workingDir;
@@ -108,8 +116,61 @@ struct Container {
   std::optional<SecurityContext> securityContext;
   // lifecycle.preStop, re-encoded the way Go's json.Marshal writes a v1.LifecycleHandler.
   std::optional<std::string> preStopJson;
-  // volumeMounts[].mountPath, in order (whether one is /etc/hosts decides the hosts mount).
-  std::vector<std::string> volumeMountPaths;
+  // In order (whether one is at /etc/hosts decides the hosts mount).
+  std::vector<VolumeMount> volumeMounts;
+};
+
+// configMap / secret items[] and projections.
+struct KeyToPath {
+  std::string key, path;
+  std::optional<int32_t> mode;
+};
+
+// The configMap or secret of a volume or projection (secret.secretName is read into name).
+struct ObjectVolumeSource {
+  std::string name;
+  std::vector<KeyToPath> items;
+  std::optional<int32_t> defaultMode;  // volumes only (a projection uses the volume's)
+  bool optional = false;
+};
+
+// downwardAPI items[]: a fieldRef or resourceFieldRef (kind) written at path.
+struct DownwardApiFile {
+  std::string path;
+  std::optional<int32_t> mode;
+  EnvVarSource ref;
+};
+
+// projected.sources[].
+struct VolumeProjection {
+  enum class Kind { kConfigMap, kSecret, kDownwardApi, kServiceAccountToken, kOther };
+  Kind kind = Kind::kOther;
+  ObjectVolumeSource object;          // configMap, secret
+  std::vector<DownwardApiFile> files;  // downwardAPI
+  // serviceAccountToken
+  std::string audience, tokenPath;
+  int64_t expirationSeconds = 3600;
+  std::string other;  // the source's key when it is none of the above
+};
+
+// spec.volumes[]: the types the node agent sets up itself; any other is kOther with its key.
+struct Volume {
+  enum class Type { kEmptyDir, kHostPath, kConfigMap, kSecret, kDownwardApi, kProjected, kOther };
+  std::string path;  // spec.volumes[0], for messages
+  std::string name;
+  Type type = Type::kOther;
+  std::string other;  // the volume source's key for kOther ("" when there is none)
+  // emptyDir
+  std::string medium;
+  std::optional<objects::Quantity> sizeLimit;
+  // hostPath
+  std::string hostPath, hostPathType;
+  // configMap, secret
+  ObjectVolumeSource object;
+  // downwardAPI, projected
+  std::vector<DownwardApiFile> files;
+  std::vector<VolumeProjection> sources;
+  std::optional<int32_t> defaultMode;  // downwardAPI, projected (configMap/secret: in object)
 };
 
 struct DnsConfigOption {
@@ -146,6 +207,7 @@ struct Pod {
   std::optional<ResourceRequirements> resources;  // spec.resources (pod level)
   std::optional<ResourceList> overhead;
   std::vector<Container> containers, initContainers, ephemeralContainers;
+  std::vector<Volume> volumes;
 
   std::string qosClass;  // status.qosClass
 };

@@ -815,6 +815,52 @@ TEST_F(PodFilesTest, AFailedWriteIsACreateContainerConfigErrorNamingPodAndPath) 
   EXPECT_FALSE(std::filesystem::exists(hostsFile()));
 }
 
+TEST_F(PodFilesTest, VolumesAreSetUpBeforeTheSandboxAndMountedBeforeTheHostsFile) {
+  volume::VolumeManagerOptions vo;
+  vo.podsDir = podsDir_.string();
+  volume::VolumeManager volumes(events_.recorder(), std::move(vo));
+  auto base = configure_;
+  configure_ = [&](PodRuntimeOptions& o) {
+    base(o);
+    o.volumes = &volumes;
+  };
+  makeRuntime(60s, 300s);
+  const std::string hostDir = (dir_ / "host-data").string();
+  json pod = makePod("Always");
+  pod["spec"]["volumes"] = json::parse(R"([{"name": "scratch", "emptyDir": {}},
+      {"name": "host", "hostPath": {"path": ")" + hostDir + R"(", "type": "Directory"}}])");
+  pod["spec"]["containers"][0]["volumeMounts"] = json::parse(R"([
+      {"name": "host", "mountPath": "/host", "readOnly": true},
+      {"name": "scratch", "mountPath": "work"}])");
+  // The hostPath does not exist yet: no sandbox, a FailedMount event, a short retry.
+  auto out = syncPod(pod);
+  EXPECT_EQ(out.waiting["app"].reason, "ContainerCreating");
+  EXPECT_EQ(fake().callCount("RunPodSandbox"), 0);
+  EXPECT_TRUE(hasEvent("FailedMount", "MountVolume.SetUp failed for volume \"host\" : hostPath " + hostDir +
+                                          " doesn't exist"));
+  ASSERT_TRUE(out.retryAfter.has_value());
+  EXPECT_LE(*out.retryAfter, 500ms);
+  std::filesystem::create_directories(hostDir);
+  std::this_thread::sleep_for(600ms);
+  runPod(pod);
+  const auto containers = fake().containers();
+  ASSERT_EQ(containers.size(), 1u);
+  const auto& mounts = containers[0].config.mounts();
+  ASSERT_GE(mounts.size(), 3);
+  EXPECT_EQ(mounts[0].container_path(), "/host");
+  EXPECT_EQ(mounts[0].host_path(), hostDir);
+  EXPECT_TRUE(mounts[0].readonly());
+  EXPECT_EQ(mounts[1].container_path(), "/work");
+  EXPECT_EQ(mounts[1].host_path(), podsDir_.string() + "/" + kUid + "/volumes/kubernetes.io~empty-dir/scratch");
+  EXPECT_FALSE(mounts[1].readonly());
+  EXPECT_EQ(mounts[2].container_path(), "/etc/hosts");
+  // The pod goes: its volumes with it.
+  ASSERT_TRUE(runtime_->kill(pod, 0).ok());
+  ASSERT_TRUE(runtime_->remove(kUid).ok());
+  EXPECT_FALSE(std::filesystem::exists(podsDir_ / kUid));
+  EXPECT_TRUE(std::filesystem::exists(hostDir)) << "a hostPath is never removed";
+}
+
 TEST_F(PodFilesTest, RemoveTakesTheFileAndThePodDirectory) {
   json pod = makePod("Always");
   runPod(pod);
@@ -1000,11 +1046,11 @@ TEST_F(PodRuntimeTest, RunPodSandboxErrorLeavesContainersCreating) {
   EXPECT_EQ(statusOf(pod, out)["phase"], "Running");
 }
 
-TEST_F(PodRuntimeTest, UnsupportedFeaturesWaitWithoutTouchingTheRuntime) {
+TEST_F(PodRuntimeTest, VolumesWithoutAVolumeManagerWaitWithoutTouchingTheRuntime) {
   json pod = makePod("Always");
   pod["spec"]["volumes"] = json::array({{{"name", "data"}, {"emptyDir", json::object()}}});
   auto out = syncPod(pod);
-  EXPECT_EQ(out.error.code(), absl::StatusCode::kUnimplemented);
+  EXPECT_EQ(out.error.code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(out.waiting["app"].reason, "ContainerCreating");
   EXPECT_EQ(fake().callCount("RunPodSandbox"), 0);
   EXPECT_TRUE(hasEvent("FailedMount", "unmounted volumes=[data]"));
