@@ -26,6 +26,7 @@ set(_agent_tests
   mount_test:kubelet_volume
   atomic_writer_test:kubelet_volume
   token_manager_test:kubelet_volume
+  object_cache_test:kubelet_volume
 )
 foreach(_entry IN LISTS _agent_tests)
   string(REPLACE ":" ";" _parts "${_entry}")
@@ -44,3 +45,4 @@ target_link_libraries(prober_handlers_test PRIVATE PkgConfig::HTTPLIB)
 target_link_libraries(probe_manager_test PRIVATE PkgConfig::HTTPLIB)
 target_link_libraries(pod_lifecycle_test PRIVATE PkgConfig::HTTPLIB)
 target_link_libraries(token_manager_test PRIVATE PkgConfig::HTTPLIB)
+target_link_libraries(object_cache_test PRIVATE PkgConfig::HTTPLIB)
