@@ -253,7 +253,6 @@ metadata:
   namespace: default
   labels: {app: demo}
 spec:
-  automountServiceAccountToken: false
   containers:
   - name: web
     image: localhost:$REGISTRY_PORT/busybox:1.36

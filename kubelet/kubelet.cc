@@ -37,6 +37,7 @@
 #include "kubelet/runtime/runtime_health.h"
 #include "kubelet/server/healthz.h"
 #include "kubelet/volume/mount.h"
+#include "kubelet/volume/object_cache.h"
 #include "kubelet/volume/token_manager.h"
 #include "kubelet/volume/volume_manager.h"
 #include "kubelet/version.h"
@@ -114,25 +115,6 @@ int64_t minusReserved(const config::KubeletConfiguration& kc, const std::string&
   return std::max<int64_t>(capacity, 0);
 }
 
-// ConfigMaps and secrets read straight from the apiserver, one GET per use (the Get change
-// detection strategy).
-class GetObjectSource : public volume::ObjectSource {
- public:
-  GetObjectSource(api::Client& client, std::string resource, std::string singular)
-      : client_(client), resource_(std::move(resource)), singular_(std::move(singular)) {}
-  void registerPod(const std::string&, const std::string&, const std::set<std::string>&) override {}
-  void unregisterPod(const std::string&) override {}
-  absl::StatusOr<nlohmann::json> get(const std::string& ns, const std::string& name) override {
-    auto obj = client_.get("/api/v1/namespaces/" + ns + "/" + resource_ + "/" + name);
-    if (!obj.ok() && api::isNotFound(obj.status())) return absl::NotFoundError(singular_ + " \"" + name + "\" not found");
-    return obj;
-  }
-
- private:
-  api::Client& client_;
-  std::string resource_, singular_;
-};
-
 class KubeletImpl : public Kubelet {
  public:
   KubeletImpl(const config::Config& cfg, std::unique_ptr<api::Client> client, std::unique_ptr<runtime::CriClient> cri,
@@ -188,8 +170,12 @@ class KubeletImpl : public Kubelet {
       return out;
     };
     if (client_) {
-      configMaps_ = std::make_unique<GetObjectSource>(*client_, "configmaps", "configmap");
-      secrets_ = std::make_unique<GetObjectSource>(*client_, "secrets", "secret");
+      // configMapAndSecretChangeDetectionStrategy: Watch (one watch per referenced object)
+      // or Get (a GET at every use); Cache is served as Watch.
+      volume::ObjectCacheOptions oc;
+      if (kc.configMapAndSecretChangeDetectionStrategy == "Get") oc.strategy = volume::ChangeDetectionStrategy::kGet;
+      configMaps_ = std::make_unique<volume::ObjectCache>(client_.get(), "configmaps", "configmap", oc);
+      secrets_ = std::make_unique<volume::ObjectCache>(client_.get(), "secrets", "secret", oc);
       tokens_ = std::make_unique<volume::TokenManager>(client_.get());
       ro.getConfigMap = [this](const std::string& ns, const std::string& name) { return configMaps_->get(ns, name); };
       ro.getRuntimeClass = [this](const std::string& name) {

@@ -63,6 +63,8 @@ void Reflector::run(std::stop_token stop) {
       }
       rv = *listed;
       VLOG(2) << "listed " << collection_ << " at resourceVersion " << rv;
+      // The handler may have asked to stop (e.g. the object is immutable): do not open a watch.
+      if (stop.stop_requested()) return;
     }
     // Server-side timeouts spread between 5 and 10 minutes, as client-go does.
     int timeout = std::uniform_int_distribution<int>(300, 600)(rng);

@@ -493,6 +493,12 @@ absl::StatusOr<KubeletConfiguration> parseKubeletConfiguration(json doc, const s
   RETURN_IF_ERROR(r.str("clusterDomain", &c.clusterDomain));
   RETURN_IF_ERROR(r.strList("clusterDNS", &c.clusterDNS));
   RETURN_IF_ERROR(r.str("resolvConf", &c.resolvConf));
+  RETURN_IF_ERROR(r.str("configMapAndSecretChangeDetectionStrategy", &c.configMapAndSecretChangeDetectionStrategy));
+  if (c.configMapAndSecretChangeDetectionStrategy != "Watch" && c.configMapAndSecretChangeDetectionStrategy != "Cache" &&
+      c.configMapAndSecretChangeDetectionStrategy != "Get") {
+    return r.err("configMapAndSecretChangeDetectionStrategy",
+                 "must be Watch, Cache or Get, got \"" + c.configMapAndSecretChangeDetectionStrategy + "\"");
+  }
   RETURN_IF_ERROR(r.integer("maxPods", &c.maxPods, 1, 1 << 20));
   RETURN_IF_ERROR(r.integer("podsPerCore", &c.podsPerCore, 0, 1 << 20));
   RETURN_IF_ERROR(r.str("podCIDR", &c.podCIDR));

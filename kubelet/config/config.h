@@ -49,6 +49,9 @@ struct KubeletConfiguration {
   std::string clusterDomain;
   std::vector<std::string> clusterDNS;
   std::string resolvConf = "/etc/resolv.conf";
+  // How configMaps and secrets are read: Watch (one watch per referenced object), Cache
+  // (served as Watch) or Get.
+  std::string configMapAndSecretChangeDetectionStrategy = "Watch";
   int maxPods = 110;
   int podsPerCore = 0;
   std::string podCIDR;

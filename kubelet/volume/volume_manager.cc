@@ -17,6 +17,7 @@
 #include "kubelet/runtime/pod_spec.h"
 #include "kubelet/volume/host_path.h"
 #include "kubelet/volume/mount.h"
+#include "kubelet/volume/object_cache.h"
 #include "kubelet/volume/ownership.h"
 #include "kubelet/volume/subpath.h"
 
@@ -105,37 +106,6 @@ std::string pluginOf(Volume::Type t) {
     case Volume::Type::kProjected: return kProjectedPlugin;
     default: return "";
   }
-}
-
-// The configMaps or secrets the pod references (VisitPodConfigmapNames / VisitPodSecretNames).
-std::set<std::string> referenced(const Pod& pod, const json& podJson, bool secrets) {
-  std::set<std::string> names;
-  auto add = [&](const std::string& n) {
-    if (!n.empty()) names.insert(n);
-  };
-  const Volume::Type volumeType = secrets ? Volume::Type::kSecret : Volume::Type::kConfigMap;
-  const VolumeProjection::Kind projectionKind =
-      secrets ? VolumeProjection::Kind::kSecret : VolumeProjection::Kind::kConfigMap;
-  for (const Volume& v : pod.volumes) {
-    if (v.type == volumeType) add(v.object.name);
-    for (const VolumeProjection& p : v.sources)
-      if (p.kind == projectionKind) add(p.object.name);
-  }
-  const EnvVarSource::Kind refKind = secrets ? EnvVarSource::Kind::kSecretKeyRef : EnvVarSource::Kind::kConfigMapKeyRef;
-  const auto fromKind = secrets ? runtime::podspec::EnvFromSource::Kind::kSecret
-                                : runtime::podspec::EnvFromSource::Kind::kConfigMap;
-  for (const auto* list : {&pod.initContainers, &pod.containers, &pod.ephemeralContainers}) {
-    for (const Container& c : *list) {
-      for (const auto& e : c.env)
-        if (e.valueFrom && e.valueFrom->kind == refKind) add(e.valueFrom->name);
-      for (const auto& f : c.envFrom)
-        if (f.kind == fromKind) add(f.name);
-    }
-  }
-  if (secrets) {
-    for (const auto& s : objects::array(podJson, {"spec", "imagePullSecrets"})) add(objects::str(s, {"name"}));
-  }
-  return names;
 }
 
 // The data of a configMap (data, then binaryData, base64) or a secret (data, base64).
@@ -486,8 +456,8 @@ SetUpResult VolumeManager::setUp(const json& podJson) {
     out.error = absl::InvalidArgumentError("pod " + pod.ns + "/" + pod.name + " has no UID");
     return out;
   }
-  if (opts_.configMaps) opts_.configMaps->registerPod(pod.uid, pod.ns, referenced(pod, podJson, false));
-  if (opts_.secrets) opts_.secrets->registerPod(pod.uid, pod.ns, referenced(pod, podJson, true));
+  if (opts_.configMaps) opts_.configMaps->registerPod(pod.uid, pod.ns, referencedNames(podJson, "configmaps"));
+  if (opts_.secrets) opts_.secrets->registerPod(pod.uid, pod.ns, referencedNames(podJson, "secrets"));
   if (pod.volumes.empty()) return out;
 
   auto state = podState(pod.uid);

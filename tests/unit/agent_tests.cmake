@@ -27,6 +27,7 @@ set(_agent_tests
   atomic_writer_test:kubelet_volume
   token_manager_test:kubelet_volume
   volume_manager_test:kubelet_volumemgr
+  object_cache_test:kubelet_volume
 )
 foreach(_entry IN LISTS _agent_tests)
   string(REPLACE ":" ";" _parts "${_entry}")
@@ -46,3 +47,4 @@ target_link_libraries(probe_manager_test PRIVATE PkgConfig::HTTPLIB)
 target_link_libraries(pod_lifecycle_test PRIVATE PkgConfig::HTTPLIB)
 target_link_libraries(token_manager_test PRIVATE PkgConfig::HTTPLIB)
 target_link_libraries(volume_manager_test PRIVATE PkgConfig::HTTPLIB)
+target_link_libraries(object_cache_test PRIVATE PkgConfig::HTTPLIB)
