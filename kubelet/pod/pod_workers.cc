@@ -162,7 +162,9 @@ void PodWorkers::loop(std::stop_token st) {
     }
     if (!ok) {
       l.backoff = l.backoff.count() == 0 ? kInitialBackoff : std::min(kMaxBackoff, l.backoff * 2);
-      if (!l.pending) l.wakeAt = SteadyClock::now() + l.backoff;
+      // A failed sync that knows when it can make progress (a volume's or a pull's own
+      // back-off ends, the network is checked again) is retried then, if that is sooner.
+      if (!l.pending) l.wakeAt = SteadyClock::now() + (after ? std::min(*after, l.backoff) : l.backoff);
     } else {
       l.backoff = std::chrono::milliseconds(0);
       if (!l.pending) l.wakeAt = SteadyClock::now() + after.value_or(resync_);

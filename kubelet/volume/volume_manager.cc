@@ -248,12 +248,9 @@ class VolumeManager::SetUpRun {
     RETURN_IF_ERROR(makeDir(podDir_ + "/volumes/" + plugin, 0750));
     const std::string dir = podDir_ + "/volumes/" + plugin + "/" + name;
     if (memory && isMountPoint(dir)) return dir;  // set up before (this run of the agent or the last)
+    // A new directory gets exactly 0777; an existing one (set up before, maybe changed by
+    // its containers since) is left as it is.
     RETURN_IF_ERROR(makeDir(dir, 0777));
-    struct stat st {};
-    if (::lstat(dir.c_str(), &st) == 0 && (st.st_mode & 07777) != 0777 && !memory && !isMountPoint(dir)) {
-      // A fresh directory only: one fsGroup already changed keeps its setgid bit.
-      if ((st.st_mode & S_ISGID) == 0 && ::chmod(dir.c_str(), 0777) != 0) return sysError("chmod " + dir, errno);
-    }
     if (memory) RETURN_IF_ERROR(mountTmpfs(dir, size, m_.opts_.tmpfsNoswap));
     return dir;
   }
