@@ -455,6 +455,12 @@ SetUpResult VolumeManager::setUp(const json& podJson) {
   }
   if (opts_.configMaps) opts_.configMaps->registerPod(pod.uid, pod.ns, referencedNames(podJson, "configmaps"));
   if (opts_.secrets) opts_.secrets->registerPod(pod.uid, pod.ns, referencedNames(podJson, "secrets"));
+  // The pod's directory (0750, upstream's makePodDataDirs), for every pod: its hosts file
+  // and termination-message files go there too.
+  if (auto st = makeDir(podDir(pod.uid), 0750); !st.ok()) {
+    out.error = absl::Status(st.code(), "error making pod data directories: " + std::string(st.message()));
+    return out;
+  }
   if (pod.volumes.empty()) return out;
 
   auto state = podState(pod.uid);
