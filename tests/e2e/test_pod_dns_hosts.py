@@ -280,3 +280,19 @@ def test_host_network_hosts_file_is_the_nodes_with_the_aliases():
         assert digest == hashlib.md5(want).hexdigest()
     finally:
         delete(name)
+
+
+def test_a_volume_at_etc_hosts_replaces_the_managed_file():
+    name = unique("ownhosts")
+    manifest = pod(name, "head -n 1 /etc/hosts > /dev/termination-log",
+                   {"volumes": [{"name": "hosts", "emptyDir": {}}]})
+    manifest["spec"]["containers"].append({
+        "name": "own", "image": BUSYBOX, "volumeMounts": [{"name": "hosts", "mountPath": "/etc/hosts"}],
+        "command": ["sh", "-c", "{ [ -d /etc/hosts ] && echo directory; ls -A /etc/hosts | wc -l; } "
+                                "> /dev/termination-log"]})
+    try:
+        _, messages = run(manifest)
+        assert messages["own"].split() == ["directory", "0"], "the container sees its (empty) volume"
+        assert messages["main"] == HOSTS_PREAMBLE.splitlines()[0] + "\n", "its neighbour still gets the file"
+    finally:
+        delete(name)
