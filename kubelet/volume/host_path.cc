@@ -40,9 +40,10 @@ const TypeInfo* byFormat(mode_t format) {
 absl::Status checkType(const std::string& path, const TypeInfo& want) {
   struct stat st {};
   if (stat(path.c_str(), &st) != 0) {
-    if (errno == ENOENT) return absl::NotFoundError("hostPath " + path + " doesn't exist");
-    return absl::FailedPreconditionError("hostPath type check failed, " + path + " is not a " + std::string(want.what) +
-                                         ", unable to determine its type: " + std::strerror(errno));
+    const std::string why = errno == ENOENT ? "path \"" + path + "\" does not exist" : std::strerror(errno);
+    return absl::Status(errno == ENOENT ? absl::StatusCode::kNotFound : absl::StatusCode::kFailedPrecondition,
+                        "hostPath type check failed, " + path + " is not a " + std::string(want.what) +
+                            ", unable to determine its type: " + why);
   }
   const mode_t format = st.st_mode & S_IFMT;
   if (format == want.format) return absl::OkStatus();

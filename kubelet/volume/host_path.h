@@ -19,7 +19,8 @@ bool hasBacksteps(std::string_view path);
 //   - DirectoryOrCreate: a missing path is created as a directory (0755, with parents);
 //     FileOrCreate: a missing file is created empty (0644, the parent must exist);
 //   - Directory, File, Socket, CharDevice, BlockDevice (and the *OrCreate types after the
-//     creation): `hostPath <path> doesn't exist` when missing, else
+//     creation): `hostPath type check failed, <path> is not a <what>, unable to determine its
+//     type: path "<path>" does not exist` when missing, else
 //     `hostPath type check failed: <path> is not a <what>, it's a <Type>`;
 //   - anything else: `<type> is an invalid volume type`.
 // The type is followed through symlinks (stat), as upstream.

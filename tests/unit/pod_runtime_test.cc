@@ -836,8 +836,9 @@ TEST_F(PodFilesTest, VolumesAreSetUpBeforeTheSandboxAndMountedBeforeTheHostsFile
   auto out = syncPod(pod);
   EXPECT_EQ(out.waiting["app"].reason, "ContainerCreating");
   EXPECT_EQ(fake().callCount("RunPodSandbox"), 0);
-  EXPECT_TRUE(hasEvent("FailedMount", "MountVolume.SetUp failed for volume \"host\" : hostPath " + hostDir +
-                                          " doesn't exist"));
+  EXPECT_TRUE(hasEvent("FailedMount", "MountVolume.SetUp failed for volume \"host\" : hostPath type check failed, " +
+                                          hostDir + " is not a directory, unable to determine its type: path \"" +
+                                          hostDir + "\" does not exist"));
   ASSERT_TRUE(out.retryAfter.has_value());
   EXPECT_LE(*out.retryAfter, 500ms);
   std::filesystem::create_directories(hostDir);

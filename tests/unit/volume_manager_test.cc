@@ -474,7 +474,9 @@ TEST_F(VolumeManagerTest, HostPathTypeMessages) {
   std::ofstream(base + "/f") << "x";
   EXPECT_EQ(checkHostPath(base + "/../x", "").message(), "invalid HostPath `" + base + "/../x`: must not contain '..'");
   EXPECT_TRUE(checkHostPath(base + "/missing", "").ok());
-  EXPECT_EQ(checkHostPath(base + "/missing", "Directory").message(), "hostPath " + base + "/missing doesn't exist");
+  EXPECT_EQ(checkHostPath(base + "/missing", "Directory").message(),
+            "hostPath type check failed, " + base + "/missing is not a directory, unable to determine its type: path \"" +
+                base + "/missing\" does not exist");
   EXPECT_EQ(checkHostPath(base, "File").message(),
             "hostPath type check failed: " + base + " is not a file, it's a Directory");
   EXPECT_EQ(checkHostPath("/dev/null", "BlockDevice").message(),
