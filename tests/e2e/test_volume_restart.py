@@ -5,9 +5,9 @@ test for the wrong reason."""
 
 import time
 
-from conftest import STATE, cluster_up, delete_pod, kubectl, stop_component, unique, wait_until
-from test_volumes import NS, configmap, create, ctr, delete, empty_dir_path, mnt, node_mounts, pod, pod_dir, running, \
-    statuses
+from conftest import STATE, cluster_up, delete_pod, stop_component, unique, wait_until
+from test_volumes import (configmap, create, ctr, delete, delete_and_expect_nothing_left, empty_dir_path, mnt,
+                          node_mounts, pod, running, statuses)
 
 
 def test_agent_restart_keeps_running_pods_their_volumes_and_data():
@@ -33,9 +33,7 @@ def test_agent_restart_keeps_running_pods_their_volumes_and_data():
         assert after["containerID"] == before and after["restartCount"] == 0, after
         assert data.read_text() == "kept\n", "the tmpfs and its data are the same"
         assert sorted(line.split()[4] for line in node_mounts(uid)) == mounts_before
-        kubectl("delete", "pod", "-n", NS, name, "--wait=false")
-        wait_until("no mount of the pod left", lambda: not node_mounts(uid), timeout=60)
-        wait_until("no pod directory left", lambda: not pod_dir(uid).exists(), timeout=60)
+        delete_and_expect_nothing_left(name, uid)
     finally:
         delete_pod(name)
         delete("configmap", cm)

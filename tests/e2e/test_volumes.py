@@ -193,6 +193,13 @@ def node_mounts(fragment):
     return [line for line in Path("/proc/self/mountinfo").read_text().splitlines() if fragment in line]
 
 
+def delete_and_expect_nothing_left(name, uid):
+    """Deletes the pod; within a minute no mount names it and its directory is gone."""
+    kubectl("delete", "pod", "-n", NS, name, "--wait=false")
+    wait_until("no mount of the pod left", lambda: not node_mounts(uid), timeout=60)
+    wait_until("no pod directory left", lambda: not pod_dir(uid).exists(), timeout=60)
+
+
 def jwt_claims(token):
     payload = token.split(".")[1]
     return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
@@ -887,9 +894,7 @@ def test_deleting_a_pod_leaves_no_mounts_and_no_pod_directory():
         assert pod_dir(uid).is_dir()
         # tmpfs for mem, sec, proj and kube-api-access; binds for the three subPaths.
         assert len(node_mounts(uid)) >= 7, node_mounts(uid)
-        kubectl("delete", "pod", "-n", NS, name, "--wait=false")
-        wait_until("no mount of the pod left", lambda: not node_mounts(uid), timeout=60)
-        wait_until("no pod directory left", lambda: not pod_dir(uid).exists(), timeout=60)
+        delete_and_expect_nothing_left(name, uid)
     finally:
         delete_pod(name)
         delete("configmap", cm)
