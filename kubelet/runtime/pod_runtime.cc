@@ -6,7 +6,6 @@
 #include <set>
 #include <thread>
 
-#include "absl/strings/escaping.h"
 #include "base/log.h"
 #include "base/status_macros.h"
 #include "kubelet/objects/json_access.h"
@@ -546,15 +545,7 @@ absl::Status PodRuntime::startContainer(const json& pod, const json& container, 
   if (opts_.getSecret) {
     co.envSources.secret = [this, ns](const std::string& secretName) -> absl::StatusOr<std::map<std::string, std::string>> {
       ASSIGN_OR_RETURN(json secret, opts_.getSecret(ns, secretName));
-      std::map<std::string, std::string> data;
-      for (const auto& [k, v] : objects::object(secret, {"data"}).items()) {
-        std::string decoded;
-        if (!v.is_string() || !absl::Base64Unescape(v.get<std::string>(), &decoded)) {
-          return absl::InvalidArgumentError("secret " + ns + "/" + secretName + ": data[" + k + "] is not base64");
-        }
-        data[k] = std::move(decoded);
-      }
-      return data;
+      return volume::objectData(secret, true, "secret " + ns + "/" + secretName);
     };
   }
   if (!opts_.podsDir.empty()) {

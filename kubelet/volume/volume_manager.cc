@@ -108,7 +108,8 @@ std::string pluginOf(Volume::Type t) {
   }
 }
 
-// The data of a configMap (data, then binaryData, base64) or a secret (data, base64).
+}  // namespace
+
 absl::StatusOr<std::map<std::string, std::string>> objectData(const json& obj, bool secret, const std::string& what) {
   std::map<std::string, std::string> out;
   auto decode = [&](const char* field) -> absl::Status {
@@ -131,8 +132,6 @@ absl::StatusOr<std::map<std::string, std::string>> objectData(const json& obj, b
   RETURN_IF_ERROR(decode("binaryData"));
   return out;
 }
-
-}  // namespace
 
 bool kernelSupportsTmpfsNoswap() {
   struct utsname u {};
@@ -593,22 +592,32 @@ absl::StatusOr<std::vector<runtime::ContainerMount>> VolumeManager::containerMou
   return out;
 }
 
+namespace {
+
+// Unmounts everything at or below `dir`, deepest first, then removes it; nothing is removed
+// while anything below is still mounted.
+absl::Status unmountAndRemove(const std::string& dir) {
+  ASSIGN_OR_RETURN(auto mounts, mountsUnder(dir));
+  for (const auto& m : mounts) RETURN_IF_ERROR(unmount(m));
+  ASSIGN_OR_RETURN(mounts, mountsUnder(dir));
+  if (!mounts.empty()) return absl::FailedPreconditionError(mounts.front() + " is still mounted");
+  return removeAll(dir);
+}
+
+}  // namespace
+
 absl::Status VolumeManager::tearDown(const std::string& uid) {
   if (uid.empty() || uid.find('/') != std::string::npos || uid == "." || uid == "..") {
     return absl::InvalidArgumentError("bad pod UID \"" + uid + "\"");
   }
   const std::string dir = podDir(uid);
-  absl::Status first = cleanSubPaths(dir + "/volume-subpaths");
-  if (!first.ok()) return first;
   const std::string volumes = dir + "/volumes";
-  auto mounts = mountsUnder(volumes);
-  if (!mounts.ok()) return mounts.status();
-  for (const auto& m : *mounts) RETURN_IF_ERROR(unmount(m));
-  // Nothing may be mounted below before anything is removed.
-  mounts = mountsUnder(volumes);
-  if (!mounts.ok()) return mounts.status();
-  if (!mounts->empty()) return absl::FailedPreconditionError(mounts->front() + " is still mounted");
-  RETURN_IF_ERROR(removeAll(volumes));
+  std::error_code ec;
+  const bool onDisk = std::filesystem::exists(volumes, ec) || std::filesystem::exists(dir + "/volume-subpaths", ec);
+  absl::Status first = onDisk ? cleanSubPaths(dir + "/volume-subpaths") : absl::OkStatus();
+  if (!first.ok()) return first;
+  // A pod without volumes (or torn down already) costs no mountinfo reads.
+  if (onDisk) RETURN_IF_ERROR(unmountAndRemove(volumes));
   RETURN_IF_ERROR(removeAll(dir + "/plugins"));
   if (opts_.configMaps) opts_.configMaps->unregisterPod(uid);
   if (opts_.secrets) opts_.secrets->unregisterPod(uid);

@@ -124,6 +124,10 @@ class VolumeManager {
   class SetUpRun;
 };
 
+// The data of a configMap (`data`, then `binaryData` decoded) or, with `secret`, of a Secret
+// (`data` decoded); a value that is not base64 is InvalidArgument naming `what` and the key.
+absl::StatusOr<std::map<std::string, std::string>> objectData(const json& obj, bool secret, const std::string& what);
+
 // Kernel 6.4 and later take tmpfs "noswap".
 bool kernelSupportsTmpfsNoswap();
 
