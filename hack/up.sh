@@ -31,7 +31,14 @@ fi
 
 # cubelet-cni gives pods their network with either agent: cubelet installs it itself, and for
 # the upstream kubelet this script does (as a network add-on would).
+# CUBELET_NO_BUILD=1 uses the cubelet and cubelet-cni already in $BUILD_DIR/bin (e.g. a second
+# checkout sharing one build).
 build_cubelet() {
+  if [ "${CUBELET_NO_BUILD:-0}" = 1 ]; then
+    [ -x "$BUILD_DIR/bin/cubelet" ] && [ -x "$BUILD_DIR/bin/cubelet-cni" ] ||
+      die "CUBELET_NO_BUILD=1 but $BUILD_DIR/bin has no cubelet and cubelet-cni"
+    return
+  fi
   log "building cubelet and cubelet-cni in $BUILD_DIR"
   cmake -S "$REPO_ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
   ninja -C "$BUILD_DIR" cubelet cubelet-cni >/dev/null
