@@ -284,6 +284,11 @@ class FakeRuntimeService final : public v1::RuntimeService::Service {
     std::lock_guard<std::mutex> lock(mu_);
     execHandler_ = std::move(h);
   }
+  // Where Exec/Attach/PortForward URLs point ("http://host:port"), for a test's own server.
+  void setStreamingBase(std::string base) {
+    std::lock_guard<std::mutex> lock(mu_);
+    streamingBase_ = std::move(base);
+  }
   void addRuntimeHandler(const std::string& name) {
     std::lock_guard<std::mutex> lock(mu_);
     runtimeHandlers_.insert(name);
@@ -717,7 +722,7 @@ class FakeRuntimeService final : public v1::RuntimeService::Service {
     auto* c = findContainerLocked(req->container_id());
     if (!c) return containerNotFound(req->container_id());
     if (c->state != v1::CONTAINER_RUNNING) return precondition("container is not running");
-    resp->set_url("http://127.0.0.1:10010/exec/" + std::to_string(++seq_));
+    resp->set_url(streamingBase_ + "/exec/" + std::to_string(++seq_));
     return grpc::Status::OK;
   }
 
@@ -727,7 +732,7 @@ class FakeRuntimeService final : public v1::RuntimeService::Service {
     auto* c = findContainerLocked(req->container_id());
     if (!c) return containerNotFound(req->container_id());
     if (c->state != v1::CONTAINER_RUNNING) return precondition("container is not running");
-    resp->set_url("http://127.0.0.1:10010/attach/" + std::to_string(++seq_));
+    resp->set_url(streamingBase_ + "/attach/" + std::to_string(++seq_));
     return grpc::Status::OK;
   }
 
@@ -737,7 +742,7 @@ class FakeRuntimeService final : public v1::RuntimeService::Service {
     std::lock_guard<std::mutex> lock(mu_);
     auto* sb = findSandboxLocked(req->pod_sandbox_id());
     if (!sb) return sandboxNotFound(req->pod_sandbox_id());
-    resp->set_url("http://127.0.0.1:10010/portforward/" + std::to_string(++seq_));
+    resp->set_url(streamingBase_ + "/portforward/" + std::to_string(++seq_));
     return grpc::Status::OK;
   }
 
@@ -1190,6 +1195,7 @@ class FakeRuntimeService final : public v1::RuntimeService::Service {
   std::string podCidr_;
   int32_t stopExitCode_ = 0;
   ExecHandler execHandler_;
+  std::string streamingBase_ = "http://127.0.0.1:10010";
   std::map<std::string, FakeSandbox> sandboxes_;
   std::map<std::string, FakeContainer> containers_;
   std::map<std::string, v1::Image> images_;    // local store by id

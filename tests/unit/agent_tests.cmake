@@ -28,6 +28,7 @@ set(_agent_tests
   token_manager_test:kubelet_volume
   volume_manager_test:kubelet_volumemgr
   object_cache_test:kubelet_volume
+  kubelet_server_test:kubelet_server
 )
 foreach(_entry IN LISTS _agent_tests)
   string(REPLACE ":" ";" _parts "${_entry}")
