@@ -36,6 +36,7 @@
 #include "kubelet/runtime/cri_client.h"
 #include "kubelet/runtime/runtime_health.h"
 #include "kubelet/server/healthz.h"
+#include "kubelet/server/kubelet_server.h"
 #include "kubelet/volume/mount.h"
 #include "kubelet/volume/object_cache.h"
 #include "kubelet/volume/token_manager.h"
@@ -276,6 +277,37 @@ class KubeletImpl : public Kubelet {
     }
     // First runtime check before registering, so the first status is as true as it can be.
     health_.check();
+    // The kubelet API (:10250), started as upstream does while the node registers. A port
+    // still held (an agent that is still exiting) is retried; a bad certificate or
+    // authentication setting stops the agent.
+    std::jthread serverRetry;
+    if (kc.enableServer) {
+      auto opts = serverOptions();
+      if (!opts.ok()) {
+        LOG_ERROR << "Failed to start the kubelet API server: " << opts.status().message();
+        return 1;
+      }
+      auto started = server::KubeletServer::start(*opts, serverDeps());
+      if (!started.ok() && started.status().code() != absl::StatusCode::kUnavailable) {
+        LOG_ERROR << "Failed to start the kubelet API server: " << started.status().message();
+        return 1;
+      }
+      if (started.ok()) {
+        apiServer_ = std::move(*started);
+      } else {
+        LOG_ERROR << started.status().message() << "; retrying every 5s";
+        serverRetry = std::jthread([this, o = *opts](std::stop_token st) {
+          while (api::sleepFor(st, std::chrono::seconds(5))) {
+            auto again = server::KubeletServer::start(o, serverDeps());
+            if (again.ok()) {
+              std::lock_guard<std::mutex> l(apiServerMu_);
+              apiServer_ = std::move(*again);
+              return;
+            }
+          }
+        });
+      }
+    }
     std::jthread runtimeThread([this](std::stop_token st) { runtimeLoop(st); });
     // Standalone nodes take their pod range from the configuration (podCIDR / --pod-cidr).
     if (!client_ && !kc.podCIDR.empty()) network_->setPodCidrs(splitCidrs(kc.podCIDR));
@@ -326,7 +358,11 @@ class KubeletImpl : public Kubelet {
     std::jthread tokenCleanup;
     if (tokens_) tokenCleanup = std::jthread([this](std::stop_token st) { tokens_->runCleanup(st); });
     std::jthread housekeeping([this](std::stop_token st) {
-      while (api::sleepFor(st, std::chrono::seconds(2))) lifecycle_->housekeeping(*workers_);
+      lastSyncLoop_ = std::chrono::steady_clock::now().time_since_epoch().count();
+      while (api::sleepFor(st, std::chrono::seconds(2))) {
+        lifecycle_->housekeeping(*workers_);
+        lastSyncLoop_ = std::chrono::steady_clock::now().time_since_epoch().count();
+      }
     });
 
     std::mutex mu;
@@ -339,6 +375,14 @@ class KubeletImpl : public Kubelet {
       healthzRetry.join();
     }
     healthz_.stop();
+    if (serverRetry.joinable()) {
+      serverRetry.request_stop();
+      serverRetry.join();
+    }
+    {
+      std::lock_guard<std::mutex> l(apiServerMu_);
+      if (apiServer_) apiServer_->stop();
+    }
     // Nothing may read a cancelled call as "runtime down" or "pod changed": the loops that
     // would stop first. Then in-flight CRI calls (a StopContainer waiting out its grace, a
     // pull) are cancelled so the pod workers return at once; running pods are left running
@@ -355,6 +399,74 @@ class KubeletImpl : public Kubelet {
   }
 
  private:
+  absl::StatusOr<server::KubeletServerOptions> serverOptions() const {
+    const auto& kc = cfg_.kubelet;
+    server::KubeletServerOptions o;
+    o.address = kc.address;
+    o.port = kc.port;
+    o.tls.certFile = kc.tlsCertFile;
+    o.tls.keyFile = kc.tlsPrivateKeyFile;
+    if (o.tls.certFile.empty()) {
+      auto paths = server::ensureSelfSignedCert(cfg_.flags.certDir, hostname_, {nodeIP_});
+      if (!paths.ok()) return paths.status();
+      o.tls.certFile = paths->first;
+      o.tls.keyFile = paths->second;
+    }
+    o.tls.minVersion = kc.tlsMinVersion;
+    o.tls.cipherSuites = kc.tlsCipherSuites;
+    o.tls.clientCAFile = kc.authentication.clientCAFile;
+    o.authn.anonymous = kc.authentication.anonymous;
+    o.authn.webhook = kc.authentication.webhook && client_;
+    o.authn.webhookCacheTTL = kc.authentication.webhookCacheTTL;
+    o.authn.clientCAFile = kc.authentication.clientCAFile;
+    o.authz.mode = kc.authorization.mode;
+    o.authz.allowedTTL = kc.authorization.cacheAuthorizedTTL;
+    o.authz.deniedTTL = kc.authorization.cacheUnauthorizedTTL;
+    o.authz.nodeName = nodeName_;
+    o.enableDebuggingHandlers = kc.enableDebuggingHandlers;
+    return o;
+  }
+
+  // The pod as this node knows it: the desired spec with the newest status it computed.
+  std::optional<nlohmann::json> withStatus(nlohmann::json pod) const {
+    if (auto st = status_->podStatus(objects::str(pod, {"metadata", "uid"}))) pod["status"] = *st;
+    return pod;
+  }
+
+  server::KubeletServerDeps serverDeps() {
+    server::KubeletServerDeps d;
+    if (client_) {
+      d.api = [this](const std::string& path, const nlohmann::json& obj) { return client_->create(path, obj); };
+    }
+    d.runtime = cri_.get();
+    d.pods = [this] {
+      std::vector<nlohmann::json> out;
+      for (auto& p : pods_.all()) out.push_back(*withStatus(std::move(p)));
+      return out;
+    };
+    d.pod = [this](const std::string& ns, const std::string& name) -> std::optional<nlohmann::json> {
+      for (auto& p : pods_.all()) {
+        if (objects::str(p, {"metadata", "namespace"}) == ns && objects::str(p, {"metadata", "name"}) == name)
+          return withStatus(std::move(p));
+      }
+      return std::nullopt;
+    };
+    // Upstream's syncloop check: the loop has not run for twice the resync period, at least
+    // five minutes.
+    d.healthChecks.push_back({"syncloop", [this]() -> absl::Status {
+                                const int64_t last = lastSyncLoop_.load();
+                                if (last == 0) return absl::OkStatus();
+                                auto since = std::chrono::steady_clock::now() -
+                                             std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(last));
+                                auto limit = std::max<std::chrono::nanoseconds>(2 * cfg_.kubelet.syncFrequency,
+                                                                                std::chrono::minutes(5));
+                                if (since > limit) return absl::InternalError("sync Loop took longer than expected");
+                                return absl::OkStatus();
+                              }});
+    d.configz = cfg_.kubelet.document;
+    return d;
+  }
+
   // The root dir and its pods dir (0750), as upstream's setupDataDirs. The root dir is made
   // an rshared mount (a bind onto itself when needed), so mounts made below it reach the
   // runtime and can propagate into containers (mountPropagation).
@@ -505,6 +617,9 @@ class KubeletImpl : public Kubelet {
   std::unique_ptr<volume::TokenManager> tokens_;
   std::unique_ptr<volume::VolumeManager> volumes_;
   std::atomic<bool> podSourceSynced_{false};  // the apiserver's first pod list arrived
+  std::atomic<int64_t> lastSyncLoop_{0};       // steady_clock ticks of the last housekeeping pass
+  std::mutex apiServerMu_;
+  std::unique_ptr<server::KubeletServer> apiServer_;  // guarded by apiServerMu_ while the retry runs
 };
 
 }  // namespace

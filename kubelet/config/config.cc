@@ -331,10 +331,24 @@ struct Reader {
   absl::Status err(const std::string& field, const std::string& why) const {
     return absl::InvalidArgumentError("kubelet config file " + source + ": field " + field + ": " + why);
   }
+  // `field` may be a dotted path ("authentication.webhook.cacheTTL").
   const json* get(const std::string& field) const {
-    auto it = doc.find(field);
-    if (it == doc.end() || it->is_null()) return nullptr;
-    return &*it;
+    const json* cur = &doc;
+    size_t start = 0;
+    while (true) {
+      size_t dot = field.find('.', start);
+      if (!cur->is_object()) return nullptr;
+      auto it = cur->find(field.substr(start, dot - start));
+      if (it == cur->end() || it->is_null()) return nullptr;
+      cur = &*it;
+      if (dot == std::string::npos) return cur;
+      start = dot + 1;
+    }
+  }
+  absl::Status object(const std::string& field) const {
+    const json* v = get(field);
+    if (v && !v->is_object()) return err(field, "expected a mapping, got " + v->dump());
+    return absl::OkStatus();
   }
   absl::Status str(const std::string& field, std::string* out) const {
     const json* v = get(field);
@@ -464,6 +478,30 @@ absl::StatusOr<KubeletConfiguration> parseKubeletConfiguration(json doc, const s
   RETURN_IF_ERROR(r.str("address", &c.address));
   RETURN_IF_ERROR(r.integer("port", &c.port, 1, 65535));
   RETURN_IF_ERROR(r.integer("healthzPort", &c.healthzPort, 0, 65535));
+  RETURN_IF_ERROR(r.boolean("enableServer", &c.enableServer));
+  RETURN_IF_ERROR(r.boolean("enableDebuggingHandlers", &c.enableDebuggingHandlers));
+  RETURN_IF_ERROR(r.str("tlsCertFile", &c.tlsCertFile));
+  RETURN_IF_ERROR(r.str("tlsPrivateKeyFile", &c.tlsPrivateKeyFile));
+  if (c.tlsCertFile.empty() != c.tlsPrivateKeyFile.empty())
+    return r.err(c.tlsCertFile.empty() ? "tlsCertFile" : "tlsPrivateKeyFile",
+                 "tlsCertFile and tlsPrivateKeyFile must be given together");
+  RETURN_IF_ERROR(r.str("tlsMinVersion", &c.tlsMinVersion));
+  RETURN_IF_ERROR(r.strList("tlsCipherSuites", &c.tlsCipherSuites));
+  for (const char* f : {"authentication", "authentication.anonymous", "authentication.webhook", "authentication.x509",
+                        "authorization", "authorization.webhook"})
+    RETURN_IF_ERROR(r.object(f));
+  RETURN_IF_ERROR(r.boolean("authentication.anonymous.enabled", &c.authentication.anonymous));
+  RETURN_IF_ERROR(r.boolean("authentication.webhook.enabled", &c.authentication.webhook));
+  RETURN_IF_ERROR(r.duration("authentication.webhook.cacheTTL", &c.authentication.webhookCacheTTL));
+  RETURN_IF_ERROR(r.str("authentication.x509.clientCAFile", &c.authentication.clientCAFile));
+  RETURN_IF_ERROR(r.str("authorization.mode", &c.authorization.mode));
+  if (c.authorization.mode != "Webhook" && c.authorization.mode != "AlwaysAllow")
+    return r.err("authorization.mode", "must be Webhook or AlwaysAllow, got \"" + c.authorization.mode + "\"");
+  if (c.authorization.mode == "Webhook" && !c.authentication.webhook && c.authentication.clientCAFile.empty() &&
+      !c.authentication.anonymous)
+    return r.err("authentication", "no way to authenticate: enable anonymous, webhook or x509 authentication");
+  RETURN_IF_ERROR(r.duration("authorization.webhook.cacheAuthorizedTTL", &c.authorization.cacheAuthorizedTTL));
+  RETURN_IF_ERROR(r.duration("authorization.webhook.cacheUnauthorizedTTL", &c.authorization.cacheUnauthorizedTTL));
   RETURN_IF_ERROR(r.str("healthzBindAddress", &c.healthzBindAddress));
   RETURN_IF_ERROR(r.str("staticPodPath", &c.staticPodPath));
   RETURN_IF_ERROR(r.duration("syncFrequency", &c.syncFrequency));

@@ -34,6 +34,24 @@ struct KubeletConfiguration {
   std::string address = "0.0.0.0";
   int port = 10250;
   int healthzPort = 10248;
+  // The kubelet API (address:port): off only with enableServer false.
+  bool enableServer = true;
+  bool enableDebuggingHandlers = true;
+  std::string tlsCertFile;  // both empty: self-signed kubelet.crt/.key in --cert-dir
+  std::string tlsPrivateKeyFile;
+  std::string tlsMinVersion;
+  std::vector<std::string> tlsCipherSuites;
+  struct Authentication {
+    bool anonymous = false;
+    bool webhook = true;
+    std::chrono::nanoseconds webhookCacheTTL = std::chrono::minutes(2);
+    std::string clientCAFile;
+  } authentication;
+  struct Authorization {
+    std::string mode = "Webhook";  // Webhook | AlwaysAllow
+    std::chrono::nanoseconds cacheAuthorizedTTL = std::chrono::minutes(5);
+    std::chrono::nanoseconds cacheUnauthorizedTTL = std::chrono::seconds(30);
+  } authorization;
   std::string healthzBindAddress = "127.0.0.1";
   std::string staticPodPath;
   std::chrono::nanoseconds syncFrequency = std::chrono::minutes(1);

@@ -55,6 +55,54 @@ TEST(ConfigTest, DefaultsWithoutAFile) {
   EXPECT_TRUE(c->warnings.empty());
 }
 
+TEST(ConfigTest, ServerAuthenticationAndAuthorization) {
+  auto d = loadConfig({});
+  ASSERT_TRUE(d.ok());
+  // The v1beta1 (config file) defaults: closed to anonymous users, webhook modes.
+  EXPECT_FALSE(d->kubelet.authentication.anonymous);
+  EXPECT_TRUE(d->kubelet.authentication.webhook);
+  EXPECT_EQ(d->kubelet.authentication.webhookCacheTTL, minutes(2));
+  EXPECT_EQ(d->kubelet.authorization.mode, "Webhook");
+  EXPECT_EQ(d->kubelet.authorization.cacheAuthorizedTTL, minutes(5));
+  EXPECT_EQ(d->kubelet.authorization.cacheUnauthorizedTTL, seconds(30));
+  EXPECT_TRUE(d->kubelet.enableServer);
+  EXPECT_TRUE(d->kubelet.enableDebuggingHandlers);
+
+  TempFile f(
+      "apiVersion: kubelet.config.k8s.io/v1beta1\n"
+      "kind: KubeletConfiguration\n"
+      "authentication:\n  anonymous: {enabled: true}\n  webhook: {enabled: false, cacheTTL: 10s}\n"
+      "  x509: {clientCAFile: /pki/ca.crt}\n"
+      "authorization:\n  mode: AlwaysAllow\n  webhook: {cacheAuthorizedTTL: 1m, cacheUnauthorizedTTL: 5s}\n"
+      "tlsCertFile: /pki/k.crt\ntlsPrivateKeyFile: /pki/k.key\ntlsMinVersion: VersionTLS13\n"
+      "tlsCipherSuites: [TLS_AES_128_GCM_SHA256]\nenableDebuggingHandlers: false\n");
+  auto c = loadConfig({"--config=" + f.path(), "--authorization-mode=Webhook"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  const auto& k = c->kubelet;
+  EXPECT_TRUE(k.authentication.anonymous);
+  EXPECT_FALSE(k.authentication.webhook);
+  EXPECT_EQ(k.authentication.webhookCacheTTL, seconds(10));
+  EXPECT_EQ(k.authentication.clientCAFile, "/pki/ca.crt");
+  EXPECT_EQ(k.authorization.mode, "Webhook");  // the flag wins
+  EXPECT_EQ(k.authorization.cacheAuthorizedTTL, minutes(1));
+  EXPECT_EQ(k.authorization.cacheUnauthorizedTTL, seconds(5));
+  EXPECT_EQ(k.tlsCertFile, "/pki/k.crt");
+  EXPECT_EQ(k.tlsMinVersion, "VersionTLS13");
+  EXPECT_EQ(k.tlsCipherSuites, std::vector<std::string>{"TLS_AES_128_GCM_SHA256"});
+  EXPECT_FALSE(k.enableDebuggingHandlers);
+
+  auto bad = loadConfig({"--authorization-mode=RBAC"});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("field authorization.mode: must be Webhook or AlwaysAllow"), std::string::npos);
+  auto half = loadConfig({"--tls-cert-file=/a.crt"});
+  ASSERT_FALSE(half.ok());
+  EXPECT_NE(half.status().message().find("tlsPrivateKeyFile"), std::string::npos);
+  TempFile notMap("authentication: yes\n");
+  auto nm = loadConfig({"--config=" + notMap.path()});
+  ASSERT_FALSE(nm.ok());
+  EXPECT_NE(nm.status().message().find("field authentication: expected a mapping"), std::string::npos);
+}
+
 TEST(ConfigTest, ZeroValuesFromKubeadmMeanDefaults) {
   TempFile f(
       "apiVersion: kubelet.config.k8s.io/v1beta1\n"
