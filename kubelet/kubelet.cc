@@ -424,6 +424,7 @@ class KubeletImpl : public Kubelet {
     o.authz.deniedTTL = kc.authorization.cacheUnauthorizedTTL;
     o.authz.nodeName = nodeName_;
     o.enableDebuggingHandlers = kc.enableDebuggingHandlers;
+    o.enableSystemLogHandler = kc.enableSystemLogHandler;
     return o;
   }
 

@@ -480,6 +480,7 @@ absl::StatusOr<KubeletConfiguration> parseKubeletConfiguration(json doc, const s
   RETURN_IF_ERROR(r.integer("healthzPort", &c.healthzPort, 0, 65535));
   RETURN_IF_ERROR(r.boolean("enableServer", &c.enableServer));
   RETURN_IF_ERROR(r.boolean("enableDebuggingHandlers", &c.enableDebuggingHandlers));
+  RETURN_IF_ERROR(r.boolean("enableSystemLogHandler", &c.enableSystemLogHandler));
   RETURN_IF_ERROR(r.str("tlsCertFile", &c.tlsCertFile));
   RETURN_IF_ERROR(r.str("tlsPrivateKeyFile", &c.tlsPrivateKeyFile));
   if (c.tlsCertFile.empty() != c.tlsPrivateKeyFile.empty())

@@ -37,6 +37,7 @@ struct KubeletConfiguration {
   // The kubelet API (address:port): off only with enableServer false.
   bool enableServer = true;
   bool enableDebuggingHandlers = true;
+  bool enableSystemLogHandler = true;  // /logs/ serves /var/log
   std::string tlsCertFile;  // both empty: self-signed kubelet.crt/.key in --cert-dir
   std::string tlsPrivateKeyFile;
   std::string tlsMinVersion;

@@ -1,6 +1,11 @@
 #include "kubelet/server/kubelet_server.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -12,6 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -563,7 +569,7 @@ class Server : public KubeletServer {
     }
 
     const bool debug = root == "exec" || root == "attach" || root == "portForward" || root == "run" ||
-                       root == "containerLogs" || root == "runningpods";
+                       root == "containerLogs" || root == "runningpods" || root == "logs";
     if (debug && !opts_.enableDebuggingHandlers)
       return conn.respond(405, "text/plain; charset=utf-8", "Debug endpoints are disabled.");
     if (root == "runningpods" && segs.size() == 1) {
@@ -571,6 +577,10 @@ class Server : public KubeletServer {
       return runningPods(conn);
     }
     if (root == "containerLogs") return containerLogs(conn, req, segs);
+    if (root == "logs" && opts_.enableSystemLogHandler) {
+      if (!get) return methodNotAllowed(conn, "GET");
+      return systemLogs(conn, req, segs);
+    }
     if (root == "exec" || root == "attach" || root == "portForward" || root == "run") return stream(conn, req, segs);
     (void)path;
     return notFound(conn);
@@ -665,6 +675,80 @@ class Server : public KubeletServer {
       return conn.respond(code, code == 400 || code == 422 ? "application/json" : "text/plain; charset=utf-8", body);
     }
     return out.finish() && !out.stopToken().stop_requested();
+  }
+
+  // /logs/<path>: a file's bytes or a directory's listing, opened beneath the log directory
+  // with openat2(RESOLVE_BENEATH) so that neither ".." nor a symlink leads out of it.
+  bool systemLogs(Conn& conn, const Request& req, const std::vector<std::string>& segs) {
+    std::string rel;
+    for (size_t i = 1; i < segs.size(); ++i) {
+      const std::string& s = segs[i];
+      if (s.empty() || s == ".") continue;
+      if (s == ".." || s.find('/') != std::string::npos || s.find('\0') != std::string::npos) return notFound(conn);
+      rel += (rel.empty() ? "" : "/") + s;
+    }
+    if (segs.size() == 1 && req.rawPath == "/logs")  // as http.FileServer: the directory wants its slash
+      return conn.respond(301, "text/html; charset=utf-8", "", {{"Location", "/logs/"}});
+    int dirfd = open(opts_.systemLogDir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dirfd < 0) return notFound(conn);
+    open_how how{};
+    how.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+    int fd = static_cast<int>(syscall(SYS_openat2, dirfd, rel.empty() ? "." : rel.c_str(), &how, sizeof how));
+    close(dirfd);
+    if (fd < 0) return notFound(conn);
+    std::unique_ptr<int, void (*)(int*)> closer(&fd, [](int* f) { close(*f); });
+    struct stat st {};
+    if (fstat(fd, &st) != 0) return notFound(conn);
+    if (S_ISDIR(st.st_mode)) {
+      DIR* d = fdopendir(dup(fd));
+      if (!d) return notFound(conn);
+      std::vector<std::string> names;
+      while (dirent* e = readdir(d)) {
+        std::string n = e->d_name;
+        if (n == "." || n == "..") continue;
+        struct stat es {};
+        if (fstatat(fd, e->d_name, &es, 0) == 0 && S_ISDIR(es.st_mode)) n += "/";
+        names.push_back(n);
+      }
+      closedir(d);
+      std::sort(names.begin(), names.end());
+      std::string body = "<pre>\n";
+      for (const auto& n : names) absl::StrAppend(&body, "<a href=\"", htmlEscape(n), "\">", htmlEscape(n), "</a>\n");
+      body += "</pre>\n";
+      return conn.respond(200, "text/html; charset=utf-8", body);
+    }
+    if (!S_ISREG(st.st_mode)) return notFound(conn);
+    std::vector<Header> h = {{"Content-Type", "text/plain; charset=utf-8"},
+                             {"X-Content-Type-Options", "nosniff"},
+                             {"Content-Length", std::to_string(st.st_size)},
+                             {"Date", Conn::httpDate()}};
+    if (!conn.writeAll(responseHead(200, h))) return false;
+    if (req.method == "HEAD") return true;
+    char buf[65536];
+    off_t left = st.st_size;
+    while (left > 0) {
+      ssize_t n = read(fd, buf, static_cast<size_t>(std::min<off_t>(left, sizeof buf)));
+      if (n <= 0) return false;  // the file shrank: the declared length can't be kept
+      if (!conn.writeAll(std::string_view(buf, static_cast<size_t>(n)))) return false;
+      left -= n;
+    }
+    return true;
+  }
+
+  static std::string htmlEscape(const std::string& s) {
+    std::string out;
+    for (char c : s) {
+      switch (c) {
+        case '<': out += "&lt;"; break;
+        case '>': out += "&gt;"; break;
+        case '&': out += "&amp;"; break;
+        case '"': out += "&#34;"; break;
+        case '\'': out += "&#39;"; break;
+        default: out += c;
+      }
+    }
+    return out;
   }
 
   // exec, attach, portForward and run.

@@ -14,6 +14,8 @@
 //                              proxied: the upgraded (SPDY or WebSocket) connection is relayed
 //                              byte for byte, as upstream's UpgradeAwareHandler does
 //   /run/{ns}/{pod}[/{uid}]/{container}?cmd=   a command's output (CRI ExecSync)
+//   /logs/{path}               files and listings beneath /var/log (nodes/log); nothing
+//                              outside it, symlinks included, can be reached
 //   /stats/summary, /metrics, /metrics/resource
 //
 // Connections: one thread each (the apiserver keeps a few alive and opens one per stream);
@@ -54,8 +56,11 @@ struct KubeletServerOptions {
   TlsOptions tls;
   AuthenticatorOptions authn;
   AuthorizerOptions authz;
-  // false: exec, attach, portForward, run, containerLogs and runningpods answer 405.
+  // false: exec, attach, portForward, run, containerLogs, runningpods and logs answer 405.
   bool enableDebuggingHandlers = true;
+  // /logs/: files and directories beneath this directory (enableSystemLogHandler).
+  bool enableSystemLogHandler = true;
+  std::string systemLogDir = "/var/log";
 };
 
 // A container log request after the path and pod were checked: the handler writes the

@@ -635,6 +635,31 @@ TEST_F(ServerTest, ContainerLogsStreamChunkedAndBadPathsReadNothing) {
   EXPECT_EQ(logCalls_, 0);
 }
 
+TEST_F(ServerTest, SystemLogsServeOnlyWhatIsBeneathTheLogDirectory) {
+  auto logs = dir_ / "varlog";
+  std::filesystem::create_directories(logs / "pods");
+  std::ofstream(logs / "syslog") << "node log line\n";
+  std::ofstream(dir_ / "secret") << "root:x:0:0\n";
+  std::filesystem::create_symlink(dir_ / "secret", logs / "escape");
+  std::filesystem::create_symlink("syslog", logs / "inside");
+  start([&](KubeletServerOptions& o, KubeletServerDeps&) { o.systemLogDir = logs.string(); });
+  EXPECT_EQ(request(get("/logs/syslog")), std::make_pair(200, std::string("node log line\n")));
+  EXPECT_EQ(request(get("/logs/inside")), std::make_pair(200, std::string("node log line\n")));
+  EXPECT_EQ(request(get("/logs/")), std::make_pair(200, std::string("<pre>\n<a href=\"escape\">escape</a>\n"
+                                                                    "<a href=\"inside\">inside</a>\n"
+                                                                    "<a href=\"pods/\">pods/</a>\n"
+                                                                    "<a href=\"syslog\">syslog</a>\n</pre>\n")));
+  for (const char* bad : {"/logs/escape", "/logs/../secret", "/logs/%2e%2e/secret", "/logs/pods/..%2F..%2Fsecret",
+                          "/logs/nothing"}) {
+    auto [code, body] = request(get(bad));
+    EXPECT_EQ(code, 404) << bad;
+    EXPECT_EQ(body.find("root:"), std::string::npos) << bad;
+  }
+  // nodes/log is its own subresource.
+  reviews_.allowed["alice"] = {"proxy"};
+  EXPECT_EQ(request(get("/logs/syslog", "good-token")).first, 403);
+}
+
 TEST_F(ServerTest, DebuggingHandlersCanBeTurnedOff) {
   start([](KubeletServerOptions& o, KubeletServerDeps&) { o.enableDebuggingHandlers = false; });
   auto [code, body] = request(get("/containerLogs/default/web/app"));
