@@ -29,6 +29,9 @@ set(_agent_tests
   volume_manager_test:kubelet_volumemgr
   object_cache_test:kubelet_volume
   kubelet_server_test:kubelet_server
+  cri_log_test:kubelet_logs
+  log_options_test:kubelet_logs
+  log_rotation_test:kubelet_logs
 )
 foreach(_entry IN LISTS _agent_tests)
   string(REPLACE ":" ";" _parts "${_entry}")
