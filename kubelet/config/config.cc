@@ -10,6 +10,7 @@
 #include "kubelet/config/yaml_json.h"
 #include "kubelet/objects/duration.h"
 #include "kubelet/objects/json_access.h"
+#include "kubelet/objects/quantity.h"
 
 namespace cubelet::config {
 namespace {
@@ -44,6 +45,8 @@ constexpr ConfigFlag kConfigFlags[] = {
     {"cluster-domain", "clusterDomain", Type::kString},
     {"container-log-max-files", "containerLogMaxFiles", Type::kInt},
     {"container-log-max-size", "containerLogMaxSize", Type::kString},
+    {"container-log-max-workers", "containerLogMaxWorkers", Type::kInt},
+    {"container-log-monitor-interval", "containerLogMonitorInterval", Type::kDuration},
     {"container-runtime-endpoint", "containerRuntimeEndpoint", Type::kString},
     {"contention-profiling", "enableContentionProfiling", Type::kBool},
     {"cpu-cfs-quota", "cpuCFSQuota", Type::kBool},
@@ -543,6 +546,25 @@ absl::StatusOr<KubeletConfiguration> parseKubeletConfiguration(json doc, const s
   RETURN_IF_ERROR(r.str("podCIDR", &c.podCIDR));
   RETURN_IF_ERROR(r.str("providerID", &c.providerID));
   RETURN_IF_ERROR(r.str("podLogsDir", &c.podLogsDir));
+  RETURN_IF_ERROR(r.str("containerLogMaxSize", &c.containerLogMaxSize));
+  {
+    auto q = objects::Quantity::parse(c.containerLogMaxSize);
+    if (!q.ok()) return r.err("containerLogMaxSize", std::string(q.status().message()));
+    c.containerLogMaxSizeBytes = q->value();
+  }
+  RETURN_IF_ERROR(r.integer("containerLogMaxFiles", &c.containerLogMaxFiles, INT32_MIN, INT32_MAX));
+  if (c.containerLogMaxFiles <= 1) {
+    return r.err("containerLogMaxFiles", "must be greater than 1, got " + std::to_string(c.containerLogMaxFiles));
+  }
+  RETURN_IF_ERROR(r.integer("containerLogMaxWorkers", &c.containerLogMaxWorkers, INT32_MIN, INT32_MAX));
+  if (c.containerLogMaxWorkers < 1) {
+    return r.err("containerLogMaxWorkers",
+                 "must be greater than or equal to 1, got " + std::to_string(c.containerLogMaxWorkers));
+  }
+  RETURN_IF_ERROR(r.duration("containerLogMonitorInterval", &c.containerLogMonitorInterval));
+  if (c.containerLogMonitorInterval < std::chrono::seconds(3)) {
+    return r.err("containerLogMonitorInterval", "must be a positive time duration greater than or equal to 3s");
+  }
   RETURN_IF_ERROR(r.boolean("registerNode", &c.registerNode));
   RETURN_IF_ERROR(r.strMap("systemReserved", &c.systemReserved));
   RETURN_IF_ERROR(r.strMap("kubeReserved", &c.kubeReserved));

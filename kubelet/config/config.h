@@ -8,6 +8,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -76,6 +77,13 @@ struct KubeletConfiguration {
   std::string podCIDR;
   std::string providerID;
   std::string podLogsDir = "/var/log/pods";
+  // Container log rotation (ContainerLogManager). containerLogMaxSize is the quantity as
+  // written; containerLogMaxSizeBytes its value (negative or zero: rotation disabled).
+  std::string containerLogMaxSize = "10Mi";
+  int64_t containerLogMaxSizeBytes = 10 * 1024 * 1024;
+  int containerLogMaxFiles = 5;     // > 1
+  int containerLogMaxWorkers = 1;   // >= 1
+  std::chrono::nanoseconds containerLogMonitorInterval = std::chrono::seconds(10);  // >= 3s
   bool registerNode = true;
   std::vector<Taint> registerWithTaints;
   std::map<std::string, std::string> systemReserved;

@@ -230,6 +230,81 @@ TEST(ConfigTest, ErrorsNameTheFileAndTheField) {
   }
 }
 
+TEST(ConfigTest, ContainerLogRotationFields) {
+  auto c = loadConfig({});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->kubelet.containerLogMaxSize, "10Mi");
+  EXPECT_EQ(c->kubelet.containerLogMaxSizeBytes, 10 * 1024 * 1024);
+  EXPECT_EQ(c->kubelet.containerLogMaxFiles, 5);
+  EXPECT_EQ(c->kubelet.containerLogMaxWorkers, 1);
+  EXPECT_EQ(c->kubelet.containerLogMonitorInterval, seconds(10));
+
+  TempFile f(
+      "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n"
+      "containerLogMaxSize: 50Mi\ncontainerLogMaxFiles: 3\ncontainerLogMaxWorkers: 4\n"
+      "containerLogMonitorInterval: 30s\n");
+  c = loadConfig({"--config", f.path()});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->kubelet.containerLogMaxSize, "50Mi");
+  EXPECT_EQ(c->kubelet.containerLogMaxSizeBytes, 50 * 1024 * 1024);
+  EXPECT_EQ(c->kubelet.containerLogMaxFiles, 3);
+  EXPECT_EQ(c->kubelet.containerLogMaxWorkers, 4);
+  EXPECT_EQ(c->kubelet.containerLogMonitorInterval, seconds(30));
+
+  // Zero values mean the defaults (kubeadm writes them).
+  TempFile zeros(
+      "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n"
+      "containerLogMaxSize: \"\"\ncontainerLogMaxFiles: 0\ncontainerLogMaxWorkers: 0\n"
+      "containerLogMonitorInterval: 0s\n");
+  c = loadConfig({"--config", zeros.path()});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->kubelet.containerLogMaxSizeBytes, 10 * 1024 * 1024);
+  EXPECT_EQ(c->kubelet.containerLogMaxFiles, 5);
+  EXPECT_EQ(c->kubelet.containerLogMaxWorkers, 1);
+  EXPECT_EQ(c->kubelet.containerLogMonitorInterval, seconds(10));
+
+  // Flags override the file.
+  c = loadConfig({"--config", f.path(), "--container-log-max-size=1Gi", "--container-log-max-files=7",
+                  "--container-log-max-workers=2", "--container-log-monitor-interval=1m"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->kubelet.containerLogMaxSizeBytes, int64_t{1} << 30);
+  EXPECT_EQ(c->kubelet.containerLogMaxFiles, 7);
+  EXPECT_EQ(c->kubelet.containerLogMaxWorkers, 2);
+  EXPECT_EQ(c->kubelet.containerLogMonitorInterval, minutes(1));
+
+  // A negative size disables rotation; it is not an error.
+  c = loadConfig({"--container-log-max-size=-1"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_LT(c->kubelet.containerLogMaxSizeBytes, 0);
+}
+
+TEST(ConfigTest, ContainerLogRotationFieldErrorsNameTheField) {
+  struct Case {
+    std::string body;
+    std::string field;
+    std::string why;
+  };
+  for (const auto& tc : std::vector<Case>{
+           {"containerLogMaxSize: 10Zi\n", "containerLogMaxSize", ""},
+           {"containerLogMaxSize: 10\n", "containerLogMaxSize", "expected a string"},
+           {"containerLogMaxFiles: 1\n", "containerLogMaxFiles", "must be greater than 1"},
+           {"containerLogMaxFiles: -3\n", "containerLogMaxFiles", "must be greater than 1"},
+           {"containerLogMaxWorkers: -1\n", "containerLogMaxWorkers", "greater than or equal to 1"},
+           {"containerLogMonitorInterval: 2s\n", "containerLogMonitorInterval", "greater than or equal to 3s"},
+           {"containerLogMonitorInterval: soon\n", "containerLogMonitorInterval", ""},
+       }) {
+    TempFile f("apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n" + tc.body);
+    auto c = loadConfig({"--config", f.path()});
+    ASSERT_FALSE(c.ok()) << tc.body;
+    std::string msg(c.status().message());
+    EXPECT_NE(msg.find(tc.field), std::string::npos) << msg;
+    EXPECT_NE(msg.find(tc.why), std::string::npos) << msg;
+  }
+  auto c = loadConfig({"--container-log-monitor-interval=1s"});
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(std::string(c.status().message()).find("containerLogMonitorInterval"), std::string::npos);
+}
+
 TEST(ConfigTest, MalformedOrWrongKindFiles) {
   TempFile yaml("apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nmaxPods: [1, 2\n");
   auto c = loadConfig({"--config", yaml.path()});
