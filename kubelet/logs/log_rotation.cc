@@ -35,17 +35,17 @@ bool endsWith(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-// filepath.Glob("<log>.*"), sorted.
-absl::StatusOr<std::vector<std::string>> rotatedFiles(const std::string& logPath) {
+// filepath.Glob("<log>.*") (or "<log>*" with `prefixSep` ""), sorted.
+absl::StatusOr<std::vector<std::string>> rotatedFiles(const std::string& logPath, const std::string& prefixSep = ".") {
   auto slash = logPath.rfind('/');
   std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : logPath.substr(0, slash));
-  std::string prefix = (slash == std::string::npos ? logPath : logPath.substr(slash + 1)) + ".";
+  std::string prefix = (slash == std::string::npos ? logPath : logPath.substr(slash + 1)) + prefixSep;
   std::unique_ptr<DIR, int (*)(DIR*)> d(opendir(dir.c_str()), closedir);
   if (!d) return errnoStatus("failed to list rotated logs in " + dir, errno);
   std::vector<std::string> out;
   while (dirent* e = readdir(d.get())) {
     std::string name = e->d_name;
-    if (name.size() > prefix.size() && name.compare(0, prefix.size(), prefix) == 0) {
+    if (name.size() >= prefix.size() && name.compare(0, prefix.size(), prefix) == 0 && name != "." && name != "..") {
       out.push_back(slash == std::string::npos ? name : logPath.substr(0, slash + 1) + name);
     }
   }
@@ -253,6 +253,19 @@ absl::Status ContainerLogManager::rotateLatestLog(const std::string& id, const s
                 << " err=" << std::strerror(errno);
     }
     return annotate(st, "failed to reopen container log " + id);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ContainerLogManager::clean(const std::string& id) {
+  auto resp = runtime_->containerStatus(id, false);
+  if (!resp.ok()) return annotate(resp.status(), "failed to get container status for " + id);
+  const std::string path = resp->status().log_path();
+  if (path.empty()) return absl::OkStatus();
+  auto logs = rotatedFiles(path, "");
+  if (!logs.ok()) return absl::IsNotFound(logs.status()) ? absl::OkStatus() : logs.status();
+  for (const auto& f : *logs) {
+    if (unlink(f.c_str()) != 0 && errno != ENOENT) return errnoStatus("failed to remove container log " + f, errno);
   }
   return absl::OkStatus();
 }

@@ -64,6 +64,10 @@ class ContainerLogManager {
   // Rotates one container's log if it has reached maxSize.
   absl::Status rotateContainer(const std::string& containerId);
 
+  // Removes a container's log and all its rotated files (`<logPath>*`, upstream Clean); for
+  // when the container is removed. Works whether or not rotation is enabled.
+  absl::Status clean(const std::string& containerId);
+
   // The files of a log that are in use, oldest first: rotated ones (compressed or not), then
   // the live log itself (upstream GetAllLogs). Not found when the live log does not exist.
   static absl::StatusOr<std::vector<std::string>> allLogs(const std::string& logPath);

@@ -282,6 +282,17 @@ TEST_F(LogRotationTest, WorkersRotateManyContainers) {
   }
 }
 
+TEST_F(LogRotationTest, CleanRemovesTheLogAndItsRotatedFiles) {
+  write(log_, "live");
+  write(log_ + ".20200101-000000.gz", "x");
+  write(log_ + ".20200101-000001", "y");
+  write((dir_ / "1.log").string(), "other container attempt");
+  auto m = manager(5, 0);  // works with rotation disabled too
+  ASSERT_TRUE(m->clean("c1").ok());
+  EXPECT_EQ(files(), std::vector<std::string>{"1.log"});
+  EXPECT_EQ(m->clean("missing").code(), absl::StatusCode::kNotFound);
+}
+
 TEST_F(LogRotationTest, MonitorThreadRotatesAndStops) {
   ContainerLogManagerOptions o;
   o.maxSize = 4;
