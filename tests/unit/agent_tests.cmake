@@ -32,6 +32,7 @@ set(_agent_tests
   cri_log_test:kubelet_logs
   log_options_test:kubelet_logs
   log_rotation_test:kubelet_logs
+  container_logs_test:kubelet_logs
 )
 foreach(_entry IN LISTS _agent_tests)
   string(REPLACE ":" ";" _parts "${_entry}")

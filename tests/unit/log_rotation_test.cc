@@ -1,4 +1,5 @@
 #include "kubelet/logs/log_rotation.h"
+#include "tests/unit/fake_runtime_client.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -17,98 +18,8 @@ namespace {
 
 namespace fs = std::filesystem;
 namespace v1 = runtime::v1;
+using FakeRuntime = fakes::FakeRuntimeClient;
 using namespace std::chrono_literals;
-
-absl::Status unimpl() { return absl::UnimplementedError("fake"); }
-
-// A runtime that knows a few containers with their log paths; ReopenContainerLog creates
-// the log file anew, as containerd does.
-class FakeRuntime : public runtime::RuntimeServiceClient {
- public:
-  struct Container {
-    std::string logPath;
-    v1::ContainerState state = v1::CONTAINER_RUNNING;
-  };
-  std::mutex mu;
-  std::map<std::string, Container> containers;
-  std::vector<std::string> reopened;
-  int listCalls = 0;
-  absl::Status reopenError;
-
-  absl::StatusOr<std::vector<v1::Container>> listContainers(const v1::ContainerFilter&) override {
-    std::lock_guard lock(mu);
-    ++listCalls;
-    std::vector<v1::Container> out;
-    for (const auto& [id, c] : containers) {
-      v1::Container pb;
-      pb.set_id(id);
-      pb.set_state(c.state);
-      out.push_back(pb);
-    }
-    return out;
-  }
-  absl::StatusOr<v1::ContainerStatusResponse> containerStatus(const std::string& id, bool) override {
-    std::lock_guard lock(mu);
-    auto it = containers.find(id);
-    if (it == containers.end()) return absl::NotFoundError("no container " + id);
-    v1::ContainerStatusResponse r;
-    r.mutable_status()->set_id(id);
-    r.mutable_status()->set_log_path(it->second.logPath);
-    r.mutable_status()->set_state(it->second.state);
-    return r;
-  }
-  absl::Status reopenContainerLog(const std::string& id) override {
-    std::lock_guard lock(mu);
-    reopened.push_back(id);
-    if (!reopenError.ok()) return reopenError;
-    std::ofstream(containers.at(id).logPath, std::ios::app);
-    return absl::OkStatus();
-  }
-
-  absl::StatusOr<runtime::RuntimeVersion> version() override { return unimpl(); }
-  absl::StatusOr<runtime::RuntimeStatus> status() override { return unimpl(); }
-  absl::StatusOr<v1::StatusResponse> runtimeStatus(bool) override { return unimpl(); }
-  absl::Status updateRuntimeConfig(const std::string&) override { return unimpl(); }
-  absl::StatusOr<v1::RuntimeConfigResponse> runtimeConfig() override { return unimpl(); }
-  absl::StatusOr<std::string> runPodSandbox(const v1::PodSandboxConfig&, const std::string&) override {
-    return unimpl();
-  }
-  absl::Status stopPodSandbox(const std::string&) override { return unimpl(); }
-  absl::Status removePodSandbox(const std::string&) override { return unimpl(); }
-  absl::StatusOr<v1::PodSandboxStatusResponse> podSandboxStatus(const std::string&, bool) override {
-    return unimpl();
-  }
-  absl::StatusOr<std::vector<v1::PodSandbox>> listPodSandbox(const v1::PodSandboxFilter&) override {
-    return unimpl();
-  }
-  absl::StatusOr<std::string> createContainer(const std::string&, const v1::ContainerConfig&,
-                                              const v1::PodSandboxConfig&) override {
-    return unimpl();
-  }
-  absl::Status startContainer(const std::string&) override { return unimpl(); }
-  absl::Status stopContainer(const std::string&, std::chrono::seconds) override { return unimpl(); }
-  absl::Status removeContainer(const std::string&) override { return unimpl(); }
-  absl::Status updateContainerResources(const std::string&, const v1::ContainerResources&) override {
-    return unimpl();
-  }
-  absl::StatusOr<v1::ExecSyncResponse> execSync(const std::string&, const std::vector<std::string>&,
-                                                std::chrono::seconds) override {
-    return unimpl();
-  }
-  absl::StatusOr<v1::ExecResponse> exec(const v1::ExecRequest&) override { return unimpl(); }
-  absl::StatusOr<v1::AttachResponse> attach(const v1::AttachRequest&) override { return unimpl(); }
-  absl::StatusOr<v1::PortForwardResponse> portForward(const v1::PortForwardRequest&) override { return unimpl(); }
-  absl::StatusOr<std::vector<v1::PodSandboxStats>> listPodSandboxStats(const v1::PodSandboxStatsFilter&) override {
-    return unimpl();
-  }
-  absl::StatusOr<std::vector<v1::ContainerStats>> listContainerStats(const v1::ContainerStatsFilter&) override {
-    return unimpl();
-  }
-  absl::Status getContainerEvents(std::stop_token, const runtime::ContainerEventCallback&,
-                                  const std::function<void()>&) override {
-    return unimpl();
-  }
-};
 
 std::string suffixFor(std::chrono::system_clock::time_point t) {
   std::time_t tt = std::chrono::system_clock::to_time_t(t);
