@@ -21,6 +21,8 @@
 #include "kubelet/api/client.h"
 #include "kubelet/api/events.h"
 #include "kubelet/api/reflector.h"
+#include "kubelet/logs/container_logs.h"
+#include "kubelet/logs/log_rotation.h"
 #include "kubelet/config/kubeconfig.h"
 #include "kubelet/node/machine_info.h"
 #include "kubelet/network/pod_network.h"
@@ -142,6 +144,20 @@ class KubeletImpl : public Kubelet {
     o.reportFrequency = kc.nodeStatusReportFrequency;
     o.leaseDurationSeconds = kc.nodeLeaseDurationSeconds;
     network_ = std::make_unique<network::PodNetwork>(*cri_, networkOptions());
+    {
+      logs::ContainerLogManagerOptions lo;
+      lo.maxSize = kc.containerLogMaxSizeBytes;
+      lo.maxFiles = kc.containerLogMaxFiles;
+      lo.maxWorkers = kc.containerLogMaxWorkers;
+      lo.monitorInterval = kc.containerLogMonitorInterval;
+      // The configuration was validated: create() only fails on what it already refused.
+      auto lm = logs::ContainerLogManager::create(cri_.get(), lo);
+      if (lm.ok()) {
+        logManager_ = std::move(*lm);
+      } else {
+        LOG_ERROR << "container log rotation disabled: " << lm.status().message();
+      }
+    }
     o.onPodCidrs = [this](std::vector<std::string> cidrs) { network_->setPodCidrs(std::move(cidrs)); };
     // Standalone (no apiserver): no Node object, no mirror pods, no statuses or events sent.
     if (client_) {
@@ -338,6 +354,7 @@ class KubeletImpl : public Kubelet {
     // housekeeping.
     workers_->start();
     probes_->start();
+    if (logManager_) logManager_->start();
     std::jthread staticSource;
     if (!kc.staticPodPath.empty()) {
       auto source = std::make_shared<pod::StaticPodSource>(kc.staticPodPath, nodeName_);
@@ -392,6 +409,7 @@ class KubeletImpl : public Kubelet {
     }
     for (auto& t : apiThreads) t.request_stop();
     probes_->requestStop();
+    if (logManager_) logManager_->stop();
     cri_->cancelInFlight();
     probes_->stop();
     workers_->stop();
@@ -465,6 +483,10 @@ class KubeletImpl : public Kubelet {
                                 return absl::OkStatus();
                               }});
     d.configz = cfg_.kubelet.document;
+    d.containerLogs = [this](const server::ContainerLogRequest& req, server::ResponseStream& out) {
+      return logs::streamContainerLogs(*cri_, req.pod, req.container, *req.query,
+                                       [&out](std::string_view s) { return out.write(s); }, out.stopToken());
+    };
     return d;
   }
 
@@ -604,6 +626,7 @@ class KubeletImpl : public Kubelet {
   std::string nodeName_, hostname_, nodeIP_;
   std::unique_ptr<node::NodeAgent> agent_;
   std::unique_ptr<network::PodNetwork> network_;
+  std::unique_ptr<logs::ContainerLogManager> logManager_;
   server::HealthzServer healthz_;
   std::optional<node::MachineInfo> machine_;  // status thread only
   pod::PodManager pods_;

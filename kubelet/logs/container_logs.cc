@@ -1,5 +1,10 @@
 #include "kubelet/logs/container_logs.h"
 
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include <chrono>
 
 #include "base/log.h"
@@ -66,6 +71,11 @@ std::pair<int, std::string> streamContainerLogs(runtime::RuntimeServiceClient& r
     auto s = runtime.containerStatus(cid, false);
     return s.ok() && s->has_status() && s->status().state() == runtime::v1::CONTAINER_RUNNING;
   };
+  if (access(logPath.c_str(), R_OK) != 0)
+    return {400, "failed to open log file \"" + logPath + "\": " + std::string(strerror(errno))};
+  // The response head goes out before a follow may wait on a quiet container, as upstream's
+  // zero-byte write does (an empty write sends only the head).
+  if (!write("")) return {0, ""};
   auto st = readLogs(logPath, *opts, write, running, std::move(stop));
   if (!st.ok()) return {400, std::string(st.message())};
   return {0, ""};

@@ -854,7 +854,8 @@ class Server : public KubeletServer {
   bool run(Conn& conn, const Request& req, const std::string& podUid, const std::string& container) {
     if (req.method != "POST") return methodNotAllowed(conn, "POST");
     std::vector<std::string> cmd;
-    std::string_view rest = req.param("cmd");
+    const std::string cmdLine = req.param("cmd");
+    std::string_view rest = cmdLine;
     while (!rest.empty()) {
       size_t sp = rest.find(' ');
       if (sp != 0) cmd.emplace_back(rest.substr(0, sp));
