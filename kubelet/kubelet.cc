@@ -235,6 +235,10 @@ class KubeletImpl : public Kubelet {
           dispatcher_->onRuntimeChange(uid);  // a probe result changed: sync the pod
         }});
     ro.probes = probes_.get();
+    ro.beforeRemoveContainer = [this](const std::string& id) {
+      if (!logManager_) return;
+      if (auto st = logManager_->clean(id); !st.ok()) LOG_WARNING << "removing the logs of container " << id << ": " << st.message();
+    };
     podRuntime_ = std::make_unique<runtime::PodRuntime>(*cri_, events_, std::move(ro));
     status_ = std::make_unique<pod::StatusManager>(client_.get());
     pod::LifecycleOptions lo{nodeName_, kc.maxPods, [this] { return node(); }, podCgroups_.get(), nullptr, nullptr,

@@ -1101,6 +1101,7 @@ int PodRuntime::cleanupOrphanedPodDirs(const std::function<std::set<std::string>
 absl::Status PodRuntime::remove(const std::string& uid) {
   ASSIGN_OR_RETURN(auto state, this->state(uid));
   for (const auto& c : state.containers) {
+    if (opts_.beforeRemoveContainer) opts_.beforeRemoveContainer(c.id);
     auto st = cri_.removeContainer(c.id);
     if (!st.ok() && !isNotFound(st)) return st;
     forgetExitMessage(c.id);
@@ -1154,6 +1155,7 @@ absl::StatusOr<int> PodRuntime::collectGarbage() {
   for (auto& [key, list] : exited) {
     std::sort(list.begin(), list.end(), [](const auto* a, const auto* b) { return a->created_at() > b->created_at(); });
     for (size_t i = 1; i < list.size(); ++i) {
+      if (opts_.beforeRemoveContainer) opts_.beforeRemoveContainer(list[i]->id());
       auto st = cri_.removeContainer(list[i]->id());
       if (!st.ok() && !isNotFound(st)) return st;
       forgetExitMessage(list[i]->id());

@@ -87,6 +87,9 @@ struct SyncOutcome {
 
 struct PodRuntimeOptions {
   NodeSettings node;
+  // Called before a container is removed (the log manager deletes its log and rotated
+  // files, as upstream's removeContainerLog does).
+  std::function<void(const std::string& containerId)> beforeRemoveContainer;
   // Makes the pod's cgroup and returns it as the sandbox's cgroup parent (the pod cgroup
   // manager); unset: let the runtime decide.
   std::function<absl::StatusOr<std::string>(const json& pod)> cgroupParent;
