@@ -523,7 +523,8 @@ class Server : public KubeletServer {
     return route(conn, req, path);
   }
 
-  bool notFound(Conn& conn) { return conn.respond(404, "text/plain; charset=utf-8", "404 page not found\n"); }
+  // go-restful's answer for a path no route matches.
+  bool notFound(Conn& conn) { return conn.respond(404, "text/plain; charset=utf-8", "404: Page Not Found"); }
   bool methodNotAllowed(Conn& conn, const char* allow) {
     return conn.respond(405, "text/plain; charset=utf-8", "405: Method Not Allowed", {{"Allow", allow}});
   }
@@ -656,18 +657,17 @@ class Server : public KubeletServer {
 
   bool containerLogs(Conn& conn, Request& req, const std::vector<std::string>& segs) {
     if (req.method != "GET" && req.method != "HEAD") return methodNotAllowed(conn, "GET");
-    if (segs.size() < 2 || segs[1].empty())
-      return conn.respond(400, "application/json", R"({"message": "Missing podNamespace."})");
-    if (segs.size() < 3 || segs[2].empty()) return conn.respond(400, "application/json", R"({"message": "Missing podID."})");
-    if (segs.size() < 4 || segs[3].empty())
-      return conn.respond(400, "application/json", R"({"message": "Missing container name."})");
-    if (segs.size() > 4) return notFound(conn);
+    // /containerLogs/{podNamespace}/{podID}/{containerName}: other shapes match no route.
+    if (segs.size() != 4) return notFound(conn);
+    if (segs[1].empty()) return conn.respond(400, "application/json", R"({"message": "Missing podNamespace."})");
+    if (segs[2].empty()) return conn.respond(400, "application/json", R"({"message": "Missing podID."})");
+    if (segs[3].empty()) return conn.respond(400, "application/json", R"({"message": "Missing container name."})");
     const std::string &ns = segs[1], &name = segs[2], &container = segs[3];
     if (!validName(ns) || !validName(name) || !validName(container))
       return conn.respond(400, "application/json", R"({"message": "Invalid request."})");
     if (!deps_.pod || !deps_.containerLogs) return notFound(conn);
     auto pod = deps_.pod(ns, name);
-    if (!pod) return conn.respond(404, "text/plain; charset=utf-8", absl::StrCat("pod \"", name, "\" does not exist\n"));
+    if (!pod) return conn.respond(404, "text/plain; charset=utf-8", absl::StrCat("pod \"", name, "\" does not exist"));
     ChunkedStream out(conn, "text/plain", stopSource_.get_token());
     auto [code, body] = deps_.containerLogs(ContainerLogRequest{*pod, container, &req.query}, out);
     if (code != 0) {
@@ -766,17 +766,17 @@ class Server : public KubeletServer {
       return conn.respond(400, "text/plain; charset=utf-8", "invalid pod or container name\n");
     if (!deps_.pod || !deps_.runtime) return notFound(conn);
     auto pod = deps_.pod(ns, name);
-    if (!pod) return conn.respond(404, "text/plain; charset=utf-8", "pod does not exist\n");
+    if (!pod) return conn.respond(404, "text/plain; charset=utf-8", "pod does not exist");
     const std::string podUid = (*pod)["metadata"].value("uid", "");
-    if (!uid.empty() && uid != podUid) return conn.respond(404, "text/plain; charset=utf-8", "pod not found\n");
+    if (!uid.empty() && uid != podUid) return conn.respond(404, "text/plain; charset=utf-8", "pod not found");
 
     if (kind == "run") return run(conn, req, podUid, container);
 
-    if (!req.isUpgrade()) return conn.respond(400, "text/plain; charset=utf-8", "Upgrade request required\n");
+    if (!req.isUpgrade()) return conn.respond(400, "text/plain; charset=utf-8", "Upgrade request required");
     std::string url;
     if (kind == "portForward") {
       auto sandbox = findSandbox(podUid);
-      if (!sandbox.ok()) return conn.respond(404, "text/plain; charset=utf-8", errorText(sandbox.status()) + "\n");
+      if (!sandbox.ok()) return conn.respond(404, "text/plain; charset=utf-8", errorText(sandbox.status()));
       runtime::v1::PortForwardRequest pf;
       pf.set_pod_sandbox_id(*sandbox);
       for (auto [it, end] = req.query.equal_range("port"); it != end; ++it) {
@@ -784,7 +784,7 @@ class Server : public KubeletServer {
         if (absl::SimpleAtoi(it->second, &port) && port > 0 && port < 65536) pf.add_port(port);
       }
       auto r = deps_.runtime->portForward(pf);
-      if (!r.ok()) return conn.respond(500, "text/plain; charset=utf-8", errorText(r.status()) + "\n");
+      if (!r.ok()) return conn.respond(500, "text/plain; charset=utf-8", errorText(r.status()));
       url = r->url();
     } else {
       bool stdin = false, stdout = false, stderr = false, tty = false;
@@ -792,10 +792,10 @@ class Server : public KubeletServer {
         if (auto v = req.param(key); !v.empty()) *dst = parseGoBool(v).value_or(false);
       }
       if (!stdin && !stdout && !stderr)
-        return conn.respond(400, "text/plain; charset=utf-8", "you must specify at least 1 of stdin, stdout, stderr\n");
+        return conn.respond(400, "text/plain; charset=utf-8", "you must specify at least 1 of stdin, stdout, stderr");
       if (tty) stderr = false;  // a terminal has one output stream
       auto id = findContainer(podUid, container);
-      if (!id.ok()) return conn.respond(404, "text/plain; charset=utf-8", errorText(id.status()) + "\n");
+      if (!id.ok()) return conn.respond(404, "text/plain; charset=utf-8", errorText(id.status()));
       if (kind == "exec") {
         runtime::v1::ExecRequest er;
         er.set_container_id(*id);
@@ -806,7 +806,7 @@ class Server : public KubeletServer {
         er.set_stdout(stdout);
         er.set_stderr(stderr);
         auto r = deps_.runtime->exec(er);
-        if (!r.ok()) return conn.respond(500, "text/plain; charset=utf-8", errorText(r.status()) + "\n");
+        if (!r.ok()) return conn.respond(500, "text/plain; charset=utf-8", errorText(r.status()));
         url = r->url();
       } else {
         runtime::v1::AttachRequest ar;
@@ -816,7 +816,7 @@ class Server : public KubeletServer {
         ar.set_stdout(stdout);
         ar.set_stderr(stderr);
         auto r = deps_.runtime->attach(ar);
-        if (!r.ok()) return conn.respond(500, "text/plain; charset=utf-8", errorText(r.status()) + "\n");
+        if (!r.ok()) return conn.respond(500, "text/plain; charset=utf-8", errorText(r.status()));
         url = r->url();
       }
     }
@@ -864,9 +864,9 @@ class Server : public KubeletServer {
     }
     if (cmd.empty()) return conn.respond(400, "text/plain; charset=utf-8", "missing cmd\n");
     auto id = findContainer(podUid, container);
-    if (!id.ok()) return conn.respond(404, "text/plain; charset=utf-8", errorText(id.status()) + "\n");
+    if (!id.ok()) return conn.respond(404, "text/plain; charset=utf-8", errorText(id.status()));
     auto r = deps_.runtime->execSync(*id, cmd, std::chrono::seconds(0));
-    if (!r.ok()) return conn.respond(500, "text/plain; charset=utf-8", errorText(r.status()) + "\n");
+    if (!r.ok()) return conn.respond(500, "text/plain; charset=utf-8", errorText(r.status()));
     return conn.respond(200, "text/plain; charset=utf-8", r->stdout() + r->stderr());
   }
 

@@ -620,10 +620,13 @@ TEST_F(ServerTest, ContainerLogsStreamChunkedAndBadPathsReadNothing) {
   EXPECT_EQ(body, "container \"other\" in pod \"web\" is not available");
   std::tie(code, body) = request(get("/containerLogs/default/missing/app"));
   EXPECT_EQ(code, 404);
-  EXPECT_EQ(body, "pod \"missing\" does not exist\n");
+  EXPECT_EQ(body, "pod \"missing\" does not exist");
   std::tie(code, body) = request(get("/containerLogs/default/web"));
+  EXPECT_EQ(code, 404);
+  EXPECT_EQ(body, "404: Page Not Found");
+  std::tie(code, body) = request(get("/containerLogs/default//app"));
   EXPECT_EQ(code, 400);
-  EXPECT_EQ(body, R"({"message": "Missing container name."})");
+  EXPECT_EQ(body, R"({"message": "Missing podID."})");
   logCalls_ = 0;
   for (const char* bad : {"/containerLogs/default/..%2F..%2Fetc/passwd", "/containerLogs/../../etc/passwd",
                           "/containerLogs/default/web/..", "/containerLogs/default/web/app/extra",
@@ -708,16 +711,16 @@ TEST_F(ServerTest, StreamingRequestsNeedAnUpgradeAPodAndARunningContainer) {
   start();
   auto [code, body] = request(get("/exec/default/web/app?command=ls&output=1"));
   EXPECT_EQ(code, 400);
-  EXPECT_EQ(body, "Upgrade request required\n");
+  EXPECT_EQ(body, "Upgrade request required");
   const std::string upgrade = "Connection: Upgrade\r\nUpgrade: SPDY/3.1\r\n";
   std::tie(code, body) = request(get("/exec/default/nope/app?command=ls&output=1", "kubelet-client", upgrade));
   EXPECT_EQ(code, 404);
   std::tie(code, body) = request(get("/exec/default/web/missing?command=ls&output=1", "kubelet-client", upgrade));
   EXPECT_EQ(code, 404);
-  EXPECT_EQ(body, "container not found (\"missing\")\n");
+  EXPECT_EQ(body, "container not found (\"missing\")");
   std::tie(code, body) = request(get("/exec/default/web/app?command=ls", "kubelet-client", upgrade));
   EXPECT_EQ(code, 400);
-  EXPECT_EQ(body, "you must specify at least 1 of stdin, stdout, stderr\n");
+  EXPECT_EQ(body, "you must specify at least 1 of stdin, stdout, stderr");
   std::tie(code, body) = request(get("/portForward/default/web/wrong-uid?port=80", "kubelet-client", upgrade));
   EXPECT_EQ(code, 404);
 }
