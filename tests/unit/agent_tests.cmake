@@ -28,6 +28,8 @@ set(_agent_tests
   token_manager_test:kubelet_volume
   volume_manager_test:kubelet_volumemgr
   object_cache_test:kubelet_volume
+  metrics_test:kubelet_metrics
+  stats_test:kubelet_stats
 )
 foreach(_entry IN LISTS _agent_tests)
   string(REPLACE ":" ";" _parts "${_entry}")
