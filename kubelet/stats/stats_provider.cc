@@ -33,6 +33,16 @@ std::optional<std::string> readFile(const std::string& path) {
   return ss.str();
 }
 
+std::optional<uint64_t> readUint(const std::string& path) {
+  auto text = readFile(path);
+  if (!text) return std::nullopt;
+  std::string t = *text;
+  while (!t.empty() && (t.back() == '\n' || t.back() == ' ')) t.pop_back();
+  uint64_t n = 0;
+  if (!absl::SimpleAtoi(t, &n)) return std::nullopt;
+  return n;
+}
+
 TimePoint fromNanos(int64_t ns) { return TimePoint(std::chrono::duration_cast<TimePoint::duration>(std::chrono::nanoseconds(ns))); }
 
 std::string joinCgroup(const std::string& base, const std::string& rel) {
@@ -209,53 +219,63 @@ struct StatsProvider::Impl {
     return r;
   }
 
-  std::optional<std::string> memoryDir(const std::string& cgroup) const {
+  // The directory of `cgroup` in the hierarchy holding `controller` (v1), or in the unified
+  // tree (v2); nullopt without a cgroup manager or that controller.
+  std::optional<std::string> controllerDir(const std::string& controller, const std::string& cgroup) const {
     if (deps.cgroups == nullptr) return std::nullopt;
     const auto& layout = deps.cgroups->layout();
     if (layout.mode == cgroups::Mode::kV2) return joinCgroup(layout.unified, cgroup);
-    auto it = layout.v1.find("memory");
+    auto it = layout.v1.find(controller);
     if (it == layout.v1.end()) return std::nullopt;
     return joinCgroup(it->second, cgroup);
   }
 
-  // CPU and memory of one cgroup; nullopt when the cgroup cannot be read.
+  // CPU and memory of one cgroup, read from its interface files (not Manager::stats(),
+  // which also wants pids.current, absent from the v1 root); nullopt when neither the
+  // memory nor the cpu numbers can be read.
   std::optional<CgroupSample> sampleCgroup(const std::string& path, TimePoint time) const {
     if (deps.cgroups == nullptr) return std::nullopt;
-    auto st = deps.cgroups->stats(path);
-    if (!st.ok()) {
-      VLOG(4) << "stats: cgroup " << path << ": " << std::string(st.status().message());
-      return std::nullopt;
-    }
+    const bool v2 = deps.cgroups->mode() == cgroups::Mode::kV2;
     CgroupSample s;
-    s.cpuNs = st->cpuUsageNs;
-    if (st->memoryUsage) {
-      MemoryStats m;
-      m.time = time;
-      m.usageBytes = st->memoryUsage;
-      m.workingSetBytes = st->memoryWorkingSet;
-      if (auto dir = memoryDir(path)) {
-        const bool v2 = deps.cgroups->mode() == cgroups::Mode::kV2;
-        if (auto text = readFile(*dir + "/memory.stat")) {
+    if (auto dir = controllerDir("cpuacct", path)) {
+      if (v2) {
+        if (auto text = readFile(*dir + "/cpu.stat")) {
           auto kv = parseFlatKeyed(*text);
-          auto pick = [&](std::initializer_list<const char*> keys) -> std::optional<uint64_t> {
-            for (const char* k : keys)
-              if (auto it = kv.find(k); it != kv.end()) return it->second;
-            return std::nullopt;
-          };
-          m.rssBytes = v2 ? pick({"anon"}) : pick({"total_rss", "rss"});
-          m.pageFaults = v2 ? pick({"pgfault"}) : pick({"total_pgfault", "pgfault"});
-          m.majorPageFaults = v2 ? pick({"pgmajfault"}) : pick({"total_pgmajfault", "pgmajfault"});
+          if (auto it = kv.find("usage_usec"); it != kv.end()) s.cpuNs = it->second * 1000;
         }
-        std::optional<uint64_t> limit;
-        if (auto text = readFile(*dir + (v2 ? "/memory.max" : "/memory.limit_in_bytes"))) {
-          uint64_t n = 0;
-          std::string t = *text;
-          while (!t.empty() && (t.back() == '\n' || t.back() == ' ')) t.pop_back();
-          if (absl::SimpleAtoi(t, &n) && n < kV1Unlimited) limit = n;
-        }
-        if (limit && m.workingSetBytes) m.availableBytes = *limit > *m.workingSetBytes ? *limit - *m.workingSetBytes : 0;
+      } else if (auto n = readUint(*dir + "/cpuacct.usage")) {
+        s.cpuNs = n;
       }
-      s.memory = m;
+    }
+    if (auto dir = controllerDir("memory", path)) {
+      if (auto usage = readUint(*dir + (v2 ? "/memory.current" : "/memory.usage_in_bytes"))) {
+        MemoryStats m;
+        m.time = time;
+        m.usageBytes = usage;
+        std::map<std::string, uint64_t> kv;
+        if (auto text = readFile(*dir + "/memory.stat")) kv = parseFlatKeyed(*text);
+        auto pick = [&](std::initializer_list<const char*> keys) -> std::optional<uint64_t> {
+          for (const char* k : keys)
+            if (auto it = kv.find(k); it != kv.end()) return it->second;
+          return std::nullopt;
+        };
+        // Hierarchical totals first on v1, as cadvisor does.
+        const uint64_t inactiveFile =
+            (v2 ? pick({"inactive_file"}) : pick({"total_inactive_file", "inactive_file"})).value_or(0);
+        m.workingSetBytes = *usage > inactiveFile ? *usage - inactiveFile : 0;
+        m.rssBytes = v2 ? pick({"anon"}) : pick({"total_rss", "rss"});
+        m.pageFaults = v2 ? pick({"pgfault"}) : pick({"total_pgfault", "pgfault"});
+        m.majorPageFaults = v2 ? pick({"pgmajfault"}) : pick({"total_pgmajfault", "pgmajfault"});
+        // v2 "max" does not parse: no limit.
+        auto limit = readUint(*dir + (v2 ? "/memory.max" : "/memory.limit_in_bytes"));
+        if (limit && *limit < kV1Unlimited)
+          m.availableBytes = *limit > *m.workingSetBytes ? *limit - *m.workingSetBytes : 0;
+        s.memory = m;
+      }
+    }
+    if (!s.cpuNs && !s.memory) {
+      VLOG(4) << "stats: no cpu or memory numbers for cgroup \"" << path << "\"";
+      return std::nullopt;
     }
     return s;
   }

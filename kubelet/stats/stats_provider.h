@@ -45,7 +45,9 @@ namespace cubelet::stats {
 struct Dependencies {
   runtime::RuntimeServiceClient* runtime = nullptr;  // required
   runtime::ImageServiceClient* images = nullptr;     // null: no runtime.imageFs
-  const cgroups::Manager* cgroups = nullptr;         // null: no cgroup numbers
+  // Only its layout is used: where the memory and cpuacct hierarchies (v1) or the unified
+  // tree (v2) are; the interface files are read directly. null: no cgroup numbers.
+  const cgroups::Manager* cgroups = nullptr;
   // Pod uid -> pod cgroup path relative to the hierarchy root ("kubepods/burstable/pod<uid>");
   // "" when unknown. Unset: every pod is unknown.
   std::function<std::string(const std::string& podUid)> podCgroup;
