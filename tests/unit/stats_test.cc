@@ -395,5 +395,68 @@ TEST_F(StatsProviderTest, ResourceMetricsText) {
   EXPECT_FALSE(p->summaryJson(false).ok());
 }
 
+// cgroup v2: cpu.stat usage_usec, memory.current, anon for rss, "max" = no limit; the root
+// has no memory.current, so the node's memory comes from /proc/meminfo.
+TEST_F(StatsProviderTest, CgroupV2) {
+  cgroups::fake::FakeV2 v2;
+  writeText(v2.at("cpu.stat"), "usage_usec 3000000\nuser_usec 1\n");
+  writeText(v2.at("memory.stat"), "anon 5\n");
+  writeText(v2.at("kubepods/podu1/cpu.stat"), "usage_usec 1500\n");
+  writeText(v2.at("kubepods/podu1/memory.current"), "1000\n");
+  writeText(v2.at("kubepods/podu1/memory.max"), "max\n");
+  writeText(v2.at("kubepods/podu1/memory.stat"), "anon 600\ninactive_file 300\npgfault 9\npgmajfault 2\n");
+  writeText(proc_ + "/meminfo", "MemTotal: 1000 kB\nMemFree: 400 kB\nInactive(file): 100 kB\n");
+  auto m = v2.manager();
+  ASSERT_TRUE(m.ok()) << m.status();
+  Dependencies d;
+  d.runtime = &runtime_;
+  d.cgroups = m->get();
+  d.podCgroup = [](const std::string& uid) { return uid == "u1" ? "kubepods/podu1" : ""; };
+  d.procRoot = proc_;
+  d.rootDir = rootDir_;
+  d.podLogsDir = logs_;
+  d.clock = [this] { return now_; };
+  StatsProvider p(std::move(d));
+  auto s = p.summary(true);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->node.cpu->usageCoreNanoSeconds, 3000000000u);
+  EXPECT_EQ(s->node.memory->usageBytes, 600 * 1024u);
+  EXPECT_EQ(s->node.memory->workingSetBytes, 500 * 1024u);
+  EXPECT_EQ(s->node.memory->availableBytes, 500 * 1024u);
+  const auto& web = s->pods[0];
+  EXPECT_EQ(web.cpu->usageCoreNanoSeconds, 1500000u);
+  EXPECT_EQ(web.memory->usageBytes, 1000u);
+  EXPECT_EQ(web.memory->workingSetBytes, 700u);
+  EXPECT_EQ(web.memory->rssBytes, 600u);
+  EXPECT_EQ(web.memory->pageFaults, 9u);
+  EXPECT_EQ(web.memory->majorPageFaults, 2u);
+  EXPECT_FALSE(web.memory->availableBytes);
+}
+
+// A v1 machine with a pids hierarchy: its root has no pids.current, which must not cost the
+// node its cpu and memory numbers.
+TEST_F(StatsProviderTest, V1RootWithoutPidsCurrent) {
+  cgroups::fake::FakeV1 cg({{"cpu,cpuacct", "rw,cpu,cpuacct"}, {"memory", "rw,memory"}, {"pids", "rw,pids"}}, false);
+  writeText(cg.at("memory/memory.usage_in_bytes"), "2000\n");
+  writeText(cg.at("memory/memory.stat"), "total_inactive_file 500\n");
+  writeText(cg.at("cpu,cpuacct/cpuacct.usage"), "42\n");
+  auto m = cg.manager(cgroups::Mode::kV1);
+  ASSERT_TRUE(m.ok()) << m.status();
+  Dependencies d;
+  d.runtime = &runtime_;
+  d.cgroups = m->get();
+  d.procRoot = proc_;
+  StatsProvider p(std::move(d));
+  auto s = p.summary(true);
+  ASSERT_TRUE(s.ok()) << s.status();
+  ASSERT_TRUE(s->node.cpu);
+  EXPECT_EQ(s->node.cpu->usageCoreNanoSeconds, 42u);
+  ASSERT_TRUE(s->node.memory);
+  EXPECT_EQ(s->node.memory->workingSetBytes, 1500u);
+  // No pod cgroup known: the pod's numbers are its containers' (CRI for pg, none for app).
+  EXPECT_FALSE(s->pods[0].cpu);
+  EXPECT_EQ(s->pods[1].cpu->usageCoreNanoSeconds, 7000000000u);
+}
+
 }  // namespace
 }  // namespace cubelet::stats
