@@ -21,11 +21,12 @@ struct KubeletMetrics {
   Registry registry;
 
   // --- pods and containers ---------------------------------------------------------------
-  // Set by a collector at scrape time upstream (pleg/generic.go updateRunningPodAndContainerMetrics
-  // after each relist): pods with a ready sandbox.
+  // Set after each PLEG relist upstream (pleg/generic.go updateRunningPodAndContainerMetrics):
+  // pods with at least one running (ready) sandbox.
   Gauge& runningPods;
-  // Same place: containers by CRI state, container_state = "created" | "running" | "exited" |
-  // "unknown" (lower-cased CRI state without the CONTAINER_ prefix).
+  // Same place: containers of the relisted pods by state, container_state = "created" |
+  // "running" | "exited" | "unknown" (kubecontainer.State). Upstream only sets the states
+  // it saw, so a state that disappears keeps its last value.
   GaugeVec& runningContainers;  // {container_state}
   // pod_workers.go / kubelet.go SyncPod: from the first time the pod worker saw the pod until
   // its containers run (observed once per pod, when the status first reports Running).
@@ -35,8 +36,8 @@ struct KubeletMetrics {
   // non-hostNetwork pod of the node, else "false".
   HistogramVec& podStartSliDuration;    // {first_with_network}
   HistogramVec& podStartTotalDuration;  // {first_with_network}; same, pull time included
-  // pod_workers.go podWorkerLoop: one sync of a pod, operation_type "create" (first sync),
-  // "update" or "sync"; upstream observes it in kubelet.go SyncPod with the update type.
+  // kubelet.go SyncPod (deferred): one sync of a pod, operation_type = the update type,
+  // "create" (first sync), "update" or "sync".
   HistogramVec& podWorkerDuration;  // {operation_type}
   // pod_workers.go UpdatePod: from the pod update being received to its worker starting.
   Histogram& podWorkerStartDuration;
@@ -69,10 +70,12 @@ struct KubeletMetrics {
 
   // --- node and pod manager -------------------------------------------------------------------
   GaugeVec& nodeName;  // {node}, value 1; set once at start (kubelet.go)
-  // pod_workers.go SyncKnownPods: static "true"/"false".
+  // kubelet_pods.go HandlePodCleanups, each housekeeping pass: static = "" for API pods and
+  // "true" for static pods (both children always set); desired = all pods of the pod
+  // manager, active = those not yet terminated; mirrorPods = mirror pods in the pod manager.
   GaugeVec& desiredPods;  // {static}
-  GaugeVec& activePods;   // {static}; kubelet.go HandlePodCleanups (active pods)
-  Gauge& mirrorPods;      // pod_manager: mirror pods the kubelet wants to exist
+  GaugeVec& activePods;   // {static}
+  Gauge& mirrorPods;
 
   // --- HTTP server (server/server.go, server/metrics/metrics.go; ALPHA in recent releases,
   // older ones had plain client_golang metrics with an extra "host" label) -------------------
