@@ -63,9 +63,13 @@ struct KubeletMetrics {
   // --- starts (kuberuntime_manager.go SyncPod) ------------------------------------------------
   Counter& startedPods;        // each RunPodSandbox attempt
   Counter& startedPodsErrors;  // each failed RunPodSandbox
-  // Each container start attempt (startContainer), container_type per the constants above.
+  // Each container start attempt, before startContainer (which includes the image pull),
+  // container_type per the constants above.
   CounterVec& startedContainers;        // {container_type}
-  // Failed starts; code = the error's gRPC code name ("Unknown", "DeadlineExceeded", ...).
+  // Failed starts; code = the reason startContainer failed with, the same string that
+  // becomes the waiting reason: "ErrImagePull", "ImagePullBackOff", "CreateContainerConfigError",
+  // "CreateContainerError", "PreCreateHookError", "PreStartHookError", "RunContainerError",
+  // "PostStartHookError".
   CounterVec& startedContainersErrors;  // {container_type, code}
 
   // --- node and pod manager -------------------------------------------------------------------
