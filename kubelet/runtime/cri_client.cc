@@ -1,5 +1,6 @@
 #include "kubelet/runtime/cri_client.h"
 
+#include <map>
 #include <mutex>
 #include <set>
 
@@ -9,6 +10,7 @@
 
 #include "base/log.h"
 #include "cri-api/api.grpc.pb.h"
+#include "kubelet/metrics/kubelet_metrics.h"
 
 namespace cubelet::runtime {
 namespace {
@@ -65,6 +67,35 @@ class InFlight {
   std::set<grpc::ClientContext*> calls_;
 };
 
+// The operation_type label upstream's instrumented services use for a CRI method
+// (kuberuntime/instrumented_services.go): snake case, with "podsandbox" in one word and
+// UpdateContainerResources as "update_container".
+std::string operationType(std::string_view call) {
+  static const std::map<std::string_view, std::string_view> kSpecial = {
+      {"RunPodSandbox", "run_podsandbox"},
+      {"StopPodSandbox", "stop_podsandbox"},
+      {"RemovePodSandbox", "remove_podsandbox"},
+      {"PodSandboxStatus", "podsandbox_status"},
+      {"ListPodSandbox", "list_podsandbox"},
+      {"PodSandboxStats", "podsandbox_stats"},
+      {"ListPodSandboxStats", "list_podsandbox_stats"},
+      {"UpdateContainerResources", "update_container"},
+  };
+  if (auto it = kSpecial.find(call); it != kSpecial.end()) return std::string(it->second);
+  std::string out;
+  for (char c : call) {
+    if (c >= 'A' && c <= 'Z') {
+      if (!out.empty()) out += '_';
+      out += static_cast<char>(c - 'A' + 'a');
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+// Every unary CRI call goes through here, so this is the one place that records the
+// kubelet_runtime_operations_* metrics (count, errors, duration).
 template <typename Stub, typename Req, typename Resp>
 absl::Status invoke(InFlight& inflight, Stub& stub,
                     grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&, Resp*), const Req& req,
@@ -75,9 +106,10 @@ absl::Status invoke(InFlight& inflight, Stub& stub,
   auto start = std::chrono::steady_clock::now();
   grpc::Status st = (stub.*method)(&ctx, req, resp);
   inflight.remove(&ctx);
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  metrics::recordRuntimeOperation(operationType(call), std::chrono::duration<double>(elapsed).count(), !st.ok());
   VLOG(5) << "CRI " << call << " " << id << ": "
-          << std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count()
-          << "us";
+          << std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count() << "us";
   return fromGrpc(st, call, id);
 }
 
@@ -189,9 +221,16 @@ class GrpcCriClient final : public CriClient {
     v1::RunPodSandboxResponse resp;
     // Named by the pod: there is no sandbox id yet.
     const std::string name = config.metadata().namespace_() + "/" + config.metadata().name();
-    if (auto st = invoke(inflight_, *runtime_, &Stub::RunPodSandbox, req, &resp, Budget(2 * timeout_), "RunPodSandbox", name);
-        !st.ok())
+    // Upstream also keeps RunPodSandbox's own duration and errors per RuntimeClass handler.
+    const auto start = std::chrono::steady_clock::now();
+    auto st = invoke(inflight_, *runtime_, &Stub::RunPodSandbox, req, &resp, Budget(2 * timeout_), "RunPodSandbox", name);
+    auto& m = metrics::kubeletMetrics();
+    m.runPodsandboxDuration.with({runtimeHandler})
+        .observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    if (!st.ok()) {
+      m.runPodsandboxErrors.with({runtimeHandler}).inc();
       return st;
+    }
     if (resp.pod_sandbox_id().empty()) return malformed("RunPodSandbox", name, "runtime returned no sandbox id");
     return std::move(*resp.mutable_pod_sandbox_id());
   }

@@ -33,6 +33,8 @@ set(_agent_tests
   log_options_test:kubelet_logs
   log_rotation_test:kubelet_logs
   container_logs_test:kubelet_logs
+  metrics_test:kubelet_metrics
+  stats_test:kubelet_stats
 )
 foreach(_entry IN LISTS _agent_tests)
   string(REPLACE ":" ";" _parts "${_entry}")

@@ -13,6 +13,7 @@
 #include <set>
 #include <thread>
 
+#include "kubelet/metrics/kubelet_metrics.h"
 #include "tests/fakes/fake_cri.h"
 
 namespace cubelet::runtime {
@@ -245,6 +246,26 @@ TEST_F(CriSandboxTest, UnknownSandboxIsNotFound) {
   EXPECT_TRUE(isNotFound(stop)) << stop;
   EXPECT_EQ(stop.message().rfind("CRI StopPodSandbox deadbeef: ", 0), 0u) << stop;
   EXPECT_TRUE(client_->removePodSandbox("deadbeef").ok()) << "removal is idempotent";
+}
+
+// Every call is counted on kubelet_runtime_operations_* under upstream's operation names.
+TEST_F(CriSandboxTest, CallsAreRecordedAsRuntimeOperations) {
+  auto& m = metrics::kubeletMetrics();
+  const double calls = m.runtimeOperations.with({"podsandbox_status"}).value();
+  const double errors = m.runtimeOperationsErrors.with({"podsandbox_status"}).value();
+  const uint64_t observed = m.runtimeOperationsDuration.with({"podsandbox_status"}).count();
+  const double runs = m.runtimeOperations.with({"run_podsandbox"}).value();
+  EXPECT_FALSE(client_->podSandboxStatus("deadbeef", false).ok());
+  ASSERT_TRUE(client_->runPodSandbox(sandboxConfig("counted"), "").ok());
+  EXPECT_EQ(m.runtimeOperations.with({"podsandbox_status"}).value(), calls + 1);
+  EXPECT_EQ(m.runtimeOperationsErrors.with({"podsandbox_status"}).value(), errors + 1);
+  EXPECT_EQ(m.runtimeOperationsDuration.with({"podsandbox_status"}).count(), observed + 1);
+  EXPECT_EQ(m.runtimeOperations.with({"run_podsandbox"}).value(), runs + 1);
+  EXPECT_GE(m.runPodsandboxDuration.with({""}).count(), 1u);
+  ASSERT_TRUE(client_->listContainers(v1::ContainerFilter()).ok());
+  EXPECT_GE(m.runtimeOperations.with({"list_containers"}).value(), 1);
+  EXPECT_NE(m.registry.render().find("kubelet_runtime_operations_total{operation_type=\"list_containers\"}"),
+            std::string::npos);
 }
 
 TEST_F(CriSandboxTest, ListFilters) {
