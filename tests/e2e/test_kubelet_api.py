@@ -242,6 +242,8 @@ def test_logs_options(ns):
     assert logs(ns, "logs", "-c", "main", "--timestamps", "--tail=1").split(" ", 1)[1] == "late-5\n"
 
     assert logs(ns, "logs", "-c", "main", "--since=1h").splitlines() == everything
+    # Nothing is written after late-5: soon no line is younger than 2 s.
+    wait_until("--since=2s to be empty", lambda: logs(ns, "logs", "-c", "main", "--since=2s") == "", timeout=30)
     # sinceTime travels with second precision; the early lines are >= 3 s before late-1.
     late1 = next(line.split(" ", 1)[0] for line in stamped if line.endswith(" late-1"))
     assert logs(ns, "logs", "-c", "main", f"--since-time={late1}") == "".join(
@@ -389,7 +391,7 @@ def test_exec_tty(ns):
     os.close(slave)
     out = Reader(fd=master)
     try:
-        time.sleep(0.5)
+        out.wait_for("# ", timeout=60)  # the shell's prompt: the session is up
         os.write(master, b"tty; stty size; echo MARK-$((6*7))\n")
         text = out.wait_for("MARK-42", timeout=60)
         os.write(master, b"exit 5\n")
