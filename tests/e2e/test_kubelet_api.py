@@ -15,9 +15,7 @@ before any authentication; an encoded `..%2F` stays one segment and is a 404.
 import hashlib
 import json
 import os
-import queue
 import re
-import select
 import signal
 import struct
 import subprocess
@@ -44,17 +42,35 @@ TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z ")
 
 # ---------------------------------------------------------------------------------------- helpers
 
-def kubectl_run(*args, stdin=None, timeout=60, text=True):
+# kubectl talks WebSocket to the apiserver for exec, attach, cp and port-forward by default; the
+# apiserver then opens SPDY to the agent. With these variables kubectl speaks SPDY, which the
+# apiserver passes through to the agent as it is: the agent sees both.
+TRANSPORTS = {"websocket": {},
+              "spdy": {"KUBECTL_REMOTE_COMMAND_WEBSOCKETS": "false", "KUBECTL_PORT_FORWARD_WEBSOCKETS": "false"}}
+
+
+@pytest.fixture(params=list(TRANSPORTS))
+def stream_env(request):
+    return {**os.environ, **TRANSPORTS[request.param]}
+
+
+def kubectl_run(*args, stdin=None, timeout=60, text=True, env=None):
     """hack/kubectl.sh ARGS; returns the CompletedProcess whatever the exit code."""
     return subprocess.run([str(HACK / "kubectl.sh"), *args], input=stdin, capture_output=True, text=text,
-                          timeout=timeout)
+                          timeout=timeout, env=env)
 
 
-def kubectl_popen(*args, stdin=None):
+def kubectl_ok(*args, **kw):
+    p = kubectl_run(*args, **kw)
+    assert p.returncode == 0, f"kubectl {' '.join(map(str, args))} failed ({p.returncode}): {p.stderr!r}"
+    return p.stdout
+
+
+def kubectl_popen(*args, stdin=None, env=None):
     """hack/kubectl.sh ARGS in the background (hack/kubectl.sh execs nsenter, which execs kubectl,
     so the pid is kubectl's). stdout and stderr are merged and read through a Reader."""
     p = subprocess.Popen([str(HACK / "kubectl.sh"), *args], stdin=stdin, stdout=subprocess.PIPE,
-                         stderr=subprocess.STDOUT)
+                         stderr=subprocess.STDOUT, env=env)
     return p, Reader(p.stdout)
 
 
@@ -355,31 +371,33 @@ def test_logs_partial_lines(ns):
 
 # ------------------------------------------------------------------------------------------- exec
 
-def test_exec_stdin(ns):
+def test_exec_stdin(ns, stream_env):
     make_pod(ns, "exec", [ctr("c", "exec sleep 3600")])
     wait_running(ns, "exec")
-    assert kubectl("exec", "-i", "-n", ns, "exec", "--", "cat", stdin="hello\nworld\n") == "hello\nworld\n"
+    assert kubectl_ok("exec", "-i", "-n", ns, "exec", "--", "cat", stdin="hello\nworld\n",
+                      env=stream_env) == "hello\nworld\n"
     data = os.urandom(3 * 1024 * 1024)
-    p = kubectl_run("exec", "-i", "-n", ns, "exec", "--", "md5sum", stdin=data, text=False, timeout=120)
+    p = kubectl_run("exec", "-i", "-n", ns, "exec", "--", "md5sum", stdin=data, text=False, timeout=120,
+                    env=stream_env)
     assert p.returncode == 0, p.stderr
     assert p.stdout.split()[0].decode() == hashlib.md5(data).hexdigest()
     # stdout and stderr stay apart.
-    p = kubectl_run("exec", "-n", ns, "exec", "--", "sh", "-c", "echo to-out; echo to-err >&2")
+    p = kubectl_run("exec", "-n", ns, "exec", "--", "sh", "-c", "echo to-out; echo to-err >&2", env=stream_env)
     assert (p.returncode, p.stdout, p.stderr) == (0, "to-out\n", "to-err\n")
 
 
-def test_exec_exit_code(ns):
+def test_exec_exit_code(ns, stream_env):
     make_pod(ns, "exit", [ctr("c", "exec sleep 3600")])
     wait_running(ns, "exit")
-    p = kubectl_run("exec", "-n", ns, "exit", "--", "sh", "-c", "echo before; exit 3")
+    p = kubectl_run("exec", "-n", ns, "exit", "--", "sh", "-c", "echo before; exit 3", env=stream_env)
     assert p.returncode == 3, (p.returncode, p.stdout, p.stderr)
     assert p.stdout == "before\n"
-    assert kubectl_run("exec", "-n", ns, "exit", "--", "true").returncode == 0
-    p = kubectl_run("exec", "-n", ns, "exit", "--", "/no/such/binary")
+    assert kubectl_run("exec", "-n", ns, "exit", "--", "true", env=stream_env).returncode == 0
+    p = kubectl_run("exec", "-n", ns, "exit", "--", "/no/such/binary", env=stream_env)
     assert p.returncode != 0
 
 
-def test_exec_tty(ns):
+def test_exec_tty(ns, stream_env):
     """kubectl exec -it under a pty: the shell has a terminal of the client's size, runs what is
     typed, and the exit code comes back."""
     make_pod(ns, "tty", [ctr("c", "exec sleep 3600")])
@@ -387,7 +405,7 @@ def test_exec_tty(ns):
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 111, 0, 0))
     p = subprocess.Popen([str(HACK / "kubectl.sh"), "exec", "-it", "-n", ns, "tty", "--", "sh"],
-                         stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+                         stdin=slave, stdout=slave, stderr=slave, start_new_session=True, env=stream_env)
     os.close(slave)
     out = Reader(fd=master)
     try:
@@ -404,13 +422,13 @@ def test_exec_tty(ns):
         os.close(master)
 
 
-def test_attach_stdin(ns):
+def test_attach_stdin(ns, stream_env):
     """kubectl attach -i to a container reading its stdin: lines typed come back; closing stdin
     (stdinOnce) ends the container and the attach."""
     script = "while read l; do echo got:$l; done; echo stdin-closed"
     make_pod(ns, "attach", [ctr("c", script, stdin=True, stdinOnce=True)])
     wait_running(ns, "attach")
-    p, out = kubectl_popen("attach", "-i", "-n", ns, "attach", "-c", "c", stdin=subprocess.PIPE)
+    p, out = kubectl_popen("attach", "-i", "-n", ns, "attach", "-c", "c", stdin=subprocess.PIPE, env=stream_env)
     try:
         p.stdin.write(b"ping-1\n")
         p.stdin.flush()
@@ -429,12 +447,12 @@ def test_attach_stdin(ns):
 
 # ------------------------------------------------------------------------------ port-forward, cp
 
-def test_port_forward_http(ns):
+def test_port_forward_http(ns, stream_env):
     script = ("echo pf-marker-4711 > /tmp/index.html; head -c 1048576 /dev/urandom > /tmp/big; "
               "md5sum /tmp/big | cut -d' ' -f1 > /tmp/big.md5; exec httpd -f -p 8080 -h /tmp")
     make_pod(ns, "web", [ctr("c", script, ports=[{"containerPort": 8080}])])
     wait_running(ns, "web")
-    p, out = kubectl_popen("port-forward", "-n", ns, "pod/web", ":8080")
+    p, out = kubectl_popen("port-forward", "-n", ns, "pod/web", ":8080", env=stream_env)
     try:
         text = out.wait_for(" -> 8080", timeout=60)
         port = int(re.search(r"Forwarding from 127\.0\.0\.1:(\d+) -> 8080", text).group(1))
@@ -450,7 +468,7 @@ def test_port_forward_http(ns):
         stop(p)
 
 
-def test_cp_both_directions(ns, tmp_path):
+def test_cp_both_directions(ns, tmp_path, stream_env):
     make_pod(ns, "cp", [ctr("c", "exec sleep 3600")])
     wait_running(ns, "cp")
     src = tmp_path / "src"
@@ -458,14 +476,14 @@ def test_cp_both_directions(ns, tmp_path):
     blob = os.urandom(300 * 1024)
     (src / "a.bin").write_bytes(blob)
     (src / "sub" / "b.txt").write_text("bee\n")
-    kubectl("cp", str(src), f"{ns}/cp:/tmp/dst", timeout=120)
+    kubectl_ok("cp", str(src), f"{ns}/cp:/tmp/dst", timeout=120, env=stream_env)
     sums = exec_in(ns, "cp", "md5sum", "/tmp/dst/a.bin", "/tmp/dst/sub/b.txt").split()
     assert sums[0] == hashlib.md5(blob).hexdigest()
     assert sums[2] == hashlib.md5(b"bee\n").hexdigest()
 
     exec_in(ns, "cp", "sh", "-c", "echo made-in-pod > /tmp/dst/pod.txt")
     back = tmp_path / "back"
-    kubectl("cp", f"{ns}/cp:/tmp/dst", str(back), timeout=120)
+    kubectl_ok("cp", f"{ns}/cp:/tmp/dst", str(back), timeout=120, env=stream_env)
     assert (back / "a.bin").read_bytes() == blob
     assert (back / "sub" / "b.txt").read_text() == "bee\n"
     assert (back / "pod.txt").read_text() == "made-in-pod\n"
