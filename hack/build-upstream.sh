@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Builds the pinned upstream Kubernetes components, the e2e suite's agnhost test program and
-# etcd from the Go module proxy into $CUBELET_CACHE. Idempotent: a program whose binary exists
-# and reports the pinned version is not rebuilt. Nothing here is committed; the wrapper go.mod
+# Builds the pinned upstream Kubernetes components, the e2e suite's agnhost test program, etcd
+# and metrics-server from the Go module proxy into $CUBELET_CACHE. Idempotent: a program whose
+# binary exists and reports the pinned version is not rebuilt. Nothing here is committed; the wrapper go.mod
 # is generated in the cache (hack/lib/upstream.sh).
 #
-# Usage: hack/build-upstream.sh [all|etcd|kube|agnhost]
+# Usage: hack/build-upstream.sh [all|etcd|kube|agnhost|metrics-server]
 set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
 . "$HACK_DIR/lib/upstream.sh"
@@ -78,10 +78,32 @@ build_etcd() {
   reports_version "$ETCD_BIN/etcd" "${ETCD_VERSION#v}" || die "etcd does not report $ETCD_VERSION"
 }
 
+# metrics-server for `kubectl top`: a wrapper module requiring sigs.k8s.io/metrics-server (it has
+# no replace directives, so its own go.mod decides the dependencies). Its --version prints
+# client-go's gitVersion, set here as the upstream Makefile does.
+build_metrics_server() {
+  local bin=$METRICS_SERVER_BIN/metrics-server
+  reports_version "$bin" "$METRICS_SERVER_VERSION" && { log "metrics-server $METRICS_SERVER_VERSION present"; return; }
+  log "building metrics-server $METRICS_SERVER_VERSION"
+  local src=$CUBELET_CACHE/metrics-server-$METRICS_SERVER_VERSION/src
+  local pkg=sigs.k8s.io/metrics-server/cmd/metrics-server
+  local ld="-s -w -X k8s.io/client-go/pkg/version.gitVersion=$METRICS_SERVER_VERSION"
+  ld+=" -X k8s.io/client-go/pkg/version.buildDate=1970-01-01T00:00:00Z"
+  mkdir -p "$src" "$METRICS_SERVER_BIN"
+  printf 'module cubelet.local/upstream-metrics-server\n\ngo %s\n\nrequire sigs.k8s.io/metrics-server %s\n' \
+    "$GO_MIN_VERSION" "$METRICS_SERVER_VERSION" >"$src/go.mod"
+  (cd "$src" && go get "$pkg@$METRICS_SERVER_VERSION" &&
+    CGO_ENABLED=0 go build -trimpath -ldflags "$ld" -o "$bin.tmp" "$pkg")
+  reports_version "$bin.tmp" "$METRICS_SERVER_VERSION" || die "metrics-server does not report $METRICS_SERVER_VERSION"
+  mv -f "$bin.tmp" "$bin"
+  log "metrics-server in $bin"
+}
+
 case "${1:-all}" in
   etcd) build_etcd ;;
   kube) build_kube ;;
   agnhost) build_agnhost ;;
-  all) build_etcd; build_kube; build_agnhost ;;
-  *) die "usage: $0 [all|etcd|kube|agnhost]" ;;
+  metrics-server) build_metrics_server ;;
+  all) build_etcd; build_kube; build_agnhost; build_metrics_server ;;
+  *) die "usage: $0 [all|etcd|kube|agnhost|metrics-server]" ;;
 esac

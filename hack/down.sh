@@ -9,7 +9,7 @@ set -euo pipefail
 
 [ "$(id -u)" = 0 ] || die "hack/down.sh must run as root"
 
-for c in cubelet upstream kube-scheduler kube-controller-manager kube-apiserver; do
+for c in metrics-server cubelet upstream kube-scheduler kube-controller-manager kube-apiserver; do
   proc_stop "$c" 30
 done
 

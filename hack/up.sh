@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Sets up and starts the local cluster: etcd, kube-apiserver, kube-controller-manager,
-# kube-scheduler, containerd, a local image registry and the node agent (cubelet, or the
-# upstream kubelet with --node-agent=upstream), all inside the network namespace
-# $NETNS with no route off the machine. Waits until the node is Ready.
+# kube-scheduler, containerd, a local image registry, the node agent (cubelet, or the
+# upstream kubelet with --node-agent=upstream) and metrics-server, all inside the network
+# namespace $NETNS with no route off the machine. Waits until the node is Ready.
 #
 # Usage: hack/up.sh [--node-agent=cubelet|upstream] [--skip-deps]
 # Idempotent: components already running are left alone; missing ones are started.
@@ -160,6 +160,11 @@ evictionHard:
   imagefs.available: 1%
   nodefs.inodesFree: 1%
   imagefs.inodesFree: 1%
+# Small logs and a short check interval, so the e2e tests see a rotation within seconds
+# (3s is the smallest interval the upstream kubelet accepts).
+containerLogMaxSize: 1Mi
+containerLogMaxFiles: 5
+containerLogMonitorInterval: 3s
 EOF2
 
 # ---- control plane ----
@@ -169,6 +174,13 @@ proc_start etcd "$ETCD_BIN/etcd" --name default --data-dir "$CUBELET_STATE/etcd/
   --initial-cluster default=http://127.0.0.1:2380 --listen-metrics-urls "" --log-level warn
 wait_for "etcd" 30 in_netns curl -sf http://127.0.0.1:2379/health
 
+# An apiserver started by an older version of this script lacks the aggregation flags that
+# metrics-server needs: restart it once.
+if proc_alive kube-apiserver && ! tr '\0' '\n' <"/proc/$(<"$PIDS/kube-apiserver.pid")/cmdline" |
+  grep -qx -- --enable-aggregator-routing=true; then
+  log "kube-apiserver runs without the aggregation flags: restarting it"
+  proc_stop kube-apiserver 30
+fi
 proc_start kube-apiserver "$UPSTREAM_BIN/kube-apiserver" \
   --etcd-servers=http://127.0.0.1:2379 \
   --advertise-address="$NODE_IP" --bind-address=0.0.0.0 --secure-port="$APISERVER_PORT" \
@@ -181,7 +193,13 @@ proc_start kube-apiserver "$UPSTREAM_BIN/kube-apiserver" \
   --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
   --authorization-mode=Node,RBAC --enable-admission-plugins=NodeRestriction \
   --enable-bootstrap-token-auth=true --allow-privileged=true --profiling=false \
-  --cert-dir="$PKI/apiserver-generated" --v=1
+  --cert-dir="$PKI/apiserver-generated" --v=1 \
+  --enable-aggregator-routing=true \
+  --requestheader-client-ca-file="$PKI/front-proxy-ca.crt" \
+  --requestheader-allowed-names=front-proxy-client \
+  --requestheader-username-headers=X-Remote-User --requestheader-group-headers=X-Remote-Group \
+  --requestheader-extra-headers-prefix=X-Remote-Extra- \
+  --proxy-client-cert-file="$PKI/front-proxy-client.crt" --proxy-client-key-file="$PKI/front-proxy-client.key"
 wait_for "kube-apiserver /readyz" 90 kubectl_admin get --raw /readyz
 
 proc_start kube-controller-manager "$UPSTREAM_BIN/kube-controller-manager" \
@@ -231,6 +249,101 @@ else
     --data-dir "$CUBELET_STATE/cni/ipam" --mtu "$(in_netns ip -o link show node0 | sed -n 's/.* mtu \([0-9]*\) .*/\1/p')"
 fi
 echo "$AGENT" >"$CUBELET_STATE/node-agent"
+
+# ---- metrics-server (kubectl top) ----
+# A plain process on the node address, registered as the metrics.k8s.io API through a Service
+# without selector whose EndpointSlice names that address; the apiserver (with aggregator
+# routing) dials the endpoint directly, so no kube-proxy is needed. It scrapes the agent's
+# /metrics/resource with its own client certificate (RBAC below). Not waited for: the first
+# numbers appear about two scrape periods after it starts.
+METRICS_SERVER_PORT=4443
+if [ -x "$METRICS_SERVER_BIN/metrics-server" ]; then
+  kubectl_admin apply -f - >/dev/null <<EOF2
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: system:metrics-server
+rules:
+- apiGroups: [""]
+  resources: [nodes/metrics]
+  verbs: [get]
+- apiGroups: [""]
+  resources: [pods, nodes]
+  verbs: [get, list, watch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: system:metrics-server
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: system:metrics-server}
+subjects:
+- {apiGroup: rbac.authorization.k8s.io, kind: User, name: system:metrics-server}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: metrics-server:system:auth-delegator
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: system:auth-delegator}
+subjects:
+- {apiGroup: rbac.authorization.k8s.io, kind: User, name: system:metrics-server}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: metrics-server-auth-reader
+  namespace: kube-system
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: extension-apiserver-authentication-reader}
+subjects:
+- {apiGroup: rbac.authorization.k8s.io, kind: User, name: system:metrics-server}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: metrics-server
+  namespace: kube-system
+spec:
+  ports:
+  - {name: https, port: 443, protocol: TCP, targetPort: $METRICS_SERVER_PORT}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: metrics-server
+  namespace: kube-system
+  labels:
+    kubernetes.io/service-name: metrics-server
+    endpointslice.kubernetes.io/managed-by: cubelet-dev.hack
+addressType: IPv4
+endpoints:
+- addresses: ["$NODE_IP"]
+  conditions: {ready: true}
+ports:
+- {name: https, port: $METRICS_SERVER_PORT, protocol: TCP}
+---
+apiVersion: apiregistration.k8s.io/v1
+kind: APIService
+metadata:
+  name: v1beta1.metrics.k8s.io
+spec:
+  group: metrics.k8s.io
+  version: v1beta1
+  service: {name: metrics-server, namespace: kube-system, port: 443}
+  insecureSkipTLSVerify: true
+  groupPriorityMinimum: 100
+  versionPriority: 100
+EOF2
+  mkdir -p "$CUBELET_STATE/metrics-server"
+  proc_start metrics-server "$METRICS_SERVER_BIN/metrics-server" \
+    --kubeconfig="$CONF/metrics-server.conf" \
+    --authentication-kubeconfig="$CONF/metrics-server.conf" \
+    --authorization-kubeconfig="$CONF/metrics-server.conf" \
+    --bind-address="$NODE_IP" --secure-port="$METRICS_SERVER_PORT" \
+    --cert-dir="$CUBELET_STATE/metrics-server" \
+    --kubelet-insecure-tls --kubelet-preferred-address-types=InternalIP \
+    --metric-resolution=15s --v=1
+else
+  log "no metrics-server in $METRICS_SERVER_BIN (run hack/build-upstream.sh metrics-server): kubectl top will not work"
+fi
 
 # Ready, and posted by the agent running now (not left over from the previous one).
 AGENT_STARTED=$(date -u -d "@$(stat -c %Y "$PIDS/$AGENT.pid")" +%Y-%m-%dT%H:%M:%SZ)

@@ -10,6 +10,7 @@ REPO_ROOT=$(cd "$HACK_DIR/.." && pwd)
 CUBELET_CACHE=${CUBELET_CACHE:-$HOME/.cache/cubelet}
 UPSTREAM_BIN=$CUBELET_CACHE/$KUBE_VERSION/bin
 ETCD_BIN=$CUBELET_CACHE/etcd-$ETCD_VERSION/bin
+METRICS_SERVER_BIN=$CUBELET_CACHE/metrics-server-$METRICS_SERVER_VERSION/bin
 # Everything a running local cluster owns: PKI, configs, data, logs, pid files.
 CUBELET_STATE=${CUBELET_STATE:-/var/lib/cubelet-dev}
 # Our own build tree.

@@ -2,8 +2,8 @@
 # pki_ensure creates whatever is missing under $PKI and the kubeconfigs under $CONF.
 # shellcheck shell=bash
 
-_pki_cert() { # NAME CN O EXT(client|server) [SAN]
-  local name=$1 cn=$2 o=$3 kind=$4 san=${5:-}
+_pki_cert() { # NAME CN O EXT(client|server) [SAN] [CA-NAME, default ca]
+  local name=$1 cn=$2 o=$3 kind=$4 san=${5:-} ca=${6:-ca}
   [ -s "$PKI/$name.crt" ] && return 0
   local subj="/CN=$cn"
   [ -n "$o" ] && subj="/O=$o$subj"
@@ -15,9 +15,18 @@ _pki_cert() { # NAME CN O EXT(client|server) [SAN]
     if [ "$kind" = server ]; then echo "extendedKeyUsage=serverAuth"; else echo "extendedKeyUsage=clientAuth"; fi
     [ -n "$san" ] && echo "subjectAltName=$san"
   } >"$PKI/$name.ext"
-  openssl x509 -req -in "$PKI/$name.csr" -CA "$PKI/ca.crt" -CAkey "$PKI/ca.key" -CAcreateserial \
+  openssl x509 -req -in "$PKI/$name.csr" -CA "$PKI/$ca.crt" -CAkey "$PKI/$ca.key" -CAcreateserial \
     -days 365 -sha256 -extfile "$PKI/$name.ext" -out "$PKI/$name.crt" 2>/dev/null
   rm -f "$PKI/$name.csr" "$PKI/$name.ext"
+}
+
+_pki_ca() { # NAME CN: a self-signed CA, unless it exists
+  local name=$1 cn=$2
+  [ -s "$PKI/$name.crt" ] && return 0
+  openssl genrsa -out "$PKI/$name.key" 2048 2>/dev/null
+  openssl req -x509 -new -key "$PKI/$name.key" -subj "/CN=$cn" -days 3650 -sha256 \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" \
+    -out "$PKI/$name.crt" 2>/dev/null
 }
 
 # _kubeconfig FILE USER CERT-NAME: a kubeconfig with inline certificate data.
@@ -52,11 +61,11 @@ pki_ensure() {
   chmod 700 "$PKI"
   if [ ! -s "$PKI/ca.crt" ]; then
     log "generating cluster PKI in $PKI"
-    openssl genrsa -out "$PKI/ca.key" 2048 2>/dev/null
-    openssl req -x509 -new -key "$PKI/ca.key" -subj "/CN=cubelet-dev-ca" -days 3650 -sha256 \
-      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" \
-      -out "$PKI/ca.crt" 2>/dev/null
   fi
+  _pki_ca ca cubelet-dev-ca
+  # The aggregation layer's own CA: kube-apiserver proxies to extension API servers
+  # (metrics-server) with the front-proxy-client certificate, which they check against it.
+  _pki_ca front-proxy-ca cubelet-dev-front-proxy-ca
   _pki_cert apiserver kube-apiserver "" server \
     "IP:$NODE_IP,IP:127.0.0.1,IP:$KUBERNETES_SVC_IP,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,DNS:localhost"
   _pki_cert apiserver-kubelet-client kube-apiserver-kubelet-client system:masters client
@@ -64,6 +73,8 @@ pki_ensure() {
   _pki_cert controller-manager system:kube-controller-manager "" client
   _pki_cert scheduler system:kube-scheduler "" client
   _pki_cert "node-$NODE_NAME" "system:node:$NODE_NAME" system:nodes client
+  _pki_cert front-proxy-client front-proxy-client "" client "" front-proxy-ca
+  _pki_cert metrics-server system:metrics-server "" client
   if [ ! -s "$PKI/sa.key" ]; then
     openssl genrsa -out "$PKI/sa.key" 2048 2>/dev/null
     openssl rsa -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null
@@ -72,4 +83,5 @@ pki_ensure() {
   _kubeconfig "$CONF/controller-manager.conf" system:kube-controller-manager controller-manager
   _kubeconfig "$CONF/scheduler.conf" system:kube-scheduler scheduler
   _kubeconfig "$CONF/kubelet.conf" "system:node:$NODE_NAME" "node-$NODE_NAME"
+  _kubeconfig "$CONF/metrics-server.conf" system:metrics-server metrics-server
 }
