@@ -23,6 +23,8 @@
 #include "kubelet/api/reflector.h"
 #include "kubelet/logs/container_logs.h"
 #include "kubelet/logs/log_rotation.h"
+#include "kubelet/metrics/kubelet_metrics.h"
+#include "kubelet/stats/stats_provider.h"
 #include "kubelet/config/kubeconfig.h"
 #include "kubelet/node/machine_info.h"
 #include "kubelet/network/pod_network.h"
@@ -260,6 +262,26 @@ class KubeletImpl : public Kubelet {
       };
     }
     lifecycle_ = std::make_unique<pod::PodLifecycle>(std::move(lo), *podRuntime_, *status_, pods_, events_);
+    {
+      stats::Dependencies sd;
+      sd.runtime = cri_.get();
+      sd.images = cri_.get();
+      sd.cgroups = cgroupManager_.get();
+      sd.podCgroup = [this](const std::string& uid) -> std::string {
+        if (!podCgroups_) return "";
+        for (auto qos : {runtime::QosClass::kGuaranteed, runtime::QosClass::kBurstable, runtime::QosClass::kBestEffort}) {
+          std::string name = podCgroups_->podCgroupName(uid, qos);
+          if (auto e = cgroupManager_->exists(name); e.ok() && *e) return name;
+        }
+        return "";
+      };
+      if (podCgroups_) sd.systemContainers = {{"pods", podCgroups_->join("kubepods")}};
+      sd.nodeName = nodeName_;
+      sd.rootDir = cfg_.flags.rootDir;
+      sd.podLogsDir = kc.podLogsDir;
+      stats_ = std::make_unique<stats::StatsProvider>(std::move(sd));
+      metrics::kubeletMetrics().nodeName.with({nodeName_}).set(1);
+    }
     workers_ = std::make_unique<pod::PodWorkers>(*lifecycle_, kPodWorkerThreads,
                                                  std::chrono::duration_cast<std::chrono::milliseconds>(kc.syncFrequency));
     dispatcher_ = std::make_unique<pod::PodDispatcher>(pods_, *workers_);
@@ -487,6 +509,13 @@ class KubeletImpl : public Kubelet {
                                 return absl::OkStatus();
                               }});
     d.configz = cfg_.kubelet.document;
+    d.statsSummary = [this](bool onlyCpuAndMemory) -> absl::StatusOr<nlohmann::json> {
+      auto text = stats_->summaryJson(onlyCpuAndMemory);
+      if (!text.ok()) return text.status();
+      return nlohmann::json::parse(*text, nullptr, false);
+    };
+    d.resourceMetrics = [this] { return stats_->resourceMetricsText(); };
+    d.metrics = [] { return metrics::kubeletMetrics().registry.render(); };
     d.containerLogs = [this](const server::ContainerLogRequest& req, server::ResponseStream& out) {
       return logs::streamContainerLogs(*cri_, req.pod, req.container, *req.query,
                                        [&out](std::string_view s) { return out.write(s); }, out.stopToken());
@@ -631,6 +660,7 @@ class KubeletImpl : public Kubelet {
   std::unique_ptr<node::NodeAgent> agent_;
   std::unique_ptr<network::PodNetwork> network_;
   std::unique_ptr<logs::ContainerLogManager> logManager_;
+  std::unique_ptr<stats::StatsProvider> stats_;
   server::HealthzServer healthz_;
   std::optional<node::MachineInfo> machine_;  // status thread only
   pod::PodManager pods_;

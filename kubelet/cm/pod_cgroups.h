@@ -53,9 +53,10 @@ class PodCgroups {
   absl::Status removePod(const std::string& uid);
   // UIDs of the pod cgroups present under the QoS tree.
   absl::StatusOr<std::vector<std::string>> podUids() const;
+  // `rel` under the cgroup root: the root-relative path without a leading "/".
+  std::string join(const std::string& rel) const;
 
  private:
-  std::string join(const std::string& rel) const;  // root-relative path without leading "/"
   absl::Status updateBurstableShares();
 
   cgroups::Manager& manager_;

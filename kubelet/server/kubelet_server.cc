@@ -487,6 +487,24 @@ class Server : public KubeletServer {
 
   // Serves one request; false when the connection must close afterwards.
   bool handle(Conn& conn, Request& req) {
+    // As Go's ServeMux in front of the upstream kubelet, before authentication: a path with
+    // "." or ".." segments (as sent, so %2e%2e is not one) is redirected to its clean form,
+    // and a path under none of the kubelet's roots is a 404.
+    if (std::string clean = cleanPath(req.rawPath); clean != req.rawPath) {
+      std::string location = clean;
+      if (size_t q = req.target.find('?'); q != std::string::npos) location += req.target.substr(q);
+      return conn.respond(307, "text/html; charset=utf-8",
+                          absl::StrCat("<a href=\"", htmlEscape(location), "\">Temporary Redirect</a>.\n\n"),
+                          {{"Location", location}});
+    }
+    {
+      std::string_view root = std::string_view(req.rawPath).substr(1);
+      root = root.substr(0, root.find('/'));
+      static const std::set<std::string_view> kRoots = {
+          "healthz", "pods", "runningpods", "configz", "stats", "metrics", "logs", "containerLogs",
+          "exec", "attach", "portForward", "run", "checkpoint", "debug", "flagz", "statusz"};
+      if (!kRoots.contains(root)) return conn.respond(404, "text/plain; charset=utf-8", "404 page not found\n");
+    }
     auto decoded = percentDecode(req.rawPath, false);
     if (!decoded.ok()) return conn.respond(400, "text/plain; charset=utf-8", "400 Bad Request: malformed path\n", {}, true) && false;
     const std::string path = *decoded;
@@ -657,17 +675,19 @@ class Server : public KubeletServer {
 
   bool containerLogs(Conn& conn, Request& req, const std::vector<std::string>& segs) {
     if (req.method != "GET" && req.method != "HEAD") return methodNotAllowed(conn, "GET");
-    // /containerLogs/{podNamespace}/{podID}/{containerName}: other shapes match no route.
+    // /containerLogs/{podNamespace}/{podID}/{containerName}: other shapes match no route
+    // (the path was cleaned, so no segment is empty).
     if (segs.size() != 4) return notFound(conn);
-    if (segs[1].empty()) return conn.respond(400, "application/json", R"({"message": "Missing podNamespace."})");
-    if (segs[2].empty()) return conn.respond(400, "application/json", R"({"message": "Missing podID."})");
-    if (segs[3].empty()) return conn.respond(400, "application/json", R"({"message": "Missing container name."})");
     const std::string &ns = segs[1], &name = segs[2], &container = segs[3];
-    if (!validName(ns) || !validName(name) || !validName(container))
-      return conn.respond(400, "application/json", R"({"message": "Invalid request."})");
     if (!deps_.pod || !deps_.containerLogs) return notFound(conn);
-    auto pod = deps_.pod(ns, name);
-    if (!pod) return conn.respond(404, "text/plain; charset=utf-8", absl::StrCat("pod \"", name, "\" does not exist"));
+    // Names that can't be Kubernetes names are not looked up at all; they get the answer a
+    // failed lookup gets.
+    std::optional<nlohmann::json> pod;
+    if (validName(ns) && validName(name)) pod = deps_.pod(ns, name);
+    if (!pod) return conn.respond(404, "text/plain; charset=utf-8", absl::StrCat("pod ", goQuote(name), " does not exist"));
+    if (!validName(container))
+      return conn.respond(404, "text/plain; charset=utf-8",
+                          absl::StrCat("container ", goQuote(container), " not found in pod ", goQuote(name)));
     ChunkedStream out(conn, "text/plain", stopSource_.get_token());
     auto [code, body] = deps_.containerLogs(ContainerLogRequest{*pod, container, &req.query}, out);
     if (code != 0) {
@@ -736,6 +756,47 @@ class Server : public KubeletServer {
     return true;
   }
 
+  // Go's cleanPath for ServeMux: path.Clean (no empty, "." or ".." segments, ".." not above
+  // the root) keeping a trailing slash.
+  static std::string cleanPath(const std::string& p) {
+    std::vector<std::string_view> out;
+    std::string_view rest = p;
+    while (!rest.empty()) {
+      size_t slash = rest.find('/');
+      std::string_view seg = rest.substr(0, slash);
+      rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+      if (seg.empty() || seg == ".") continue;
+      if (seg == "..") {
+        if (!out.empty()) out.pop_back();
+        continue;
+      }
+      out.push_back(seg);
+    }
+    std::string clean;
+    for (auto seg : out) (clean += "/").append(seg);
+    if (clean.empty()) clean = "/";
+    if (p.size() > 1 && p.back() == '/' && clean != "/") clean += "/";
+    return clean;
+  }
+
+  // A string quoted as Go's %q does for printable ASCII; other bytes escaped.
+  static std::string goQuote(const std::string& s) {
+    std::string out = "\"";
+    for (unsigned char c : s) {
+      if (c == '"' || c == '\\') {
+        out += '\\';
+        out += static_cast<char>(c);
+      } else if (c >= 0x20 && c < 0x7f) {
+        out += static_cast<char>(c);
+      } else {
+        char buf[8];
+        std::snprintf(buf, sizeof buf, "\\x%02x", c);
+        out += buf;
+      }
+    }
+    return out + "\"";
+  }
+
   static std::string htmlEscape(const std::string& s) {
     std::string out;
     for (char c : s) {
@@ -762,11 +823,12 @@ class Server : public KubeletServer {
     const std::string& name = segs[2];
     std::string uid = segs.size() == minSegs + 1 ? segs[3] : "";
     std::string container = hasContainer ? segs.back() : "";
-    if (!validName(ns) || !validName(name) || (hasContainer && !validName(container)))
-      return conn.respond(400, "text/plain; charset=utf-8", "invalid pod or container name\n");
     if (!deps_.pod || !deps_.runtime) return notFound(conn);
-    auto pod = deps_.pod(ns, name);
+    std::optional<nlohmann::json> pod;
+    if (validName(ns) && validName(name)) pod = deps_.pod(ns, name);
     if (!pod) return conn.respond(404, "text/plain; charset=utf-8", "pod does not exist");
+    if (hasContainer && !validName(container))
+      return conn.respond(404, "text/plain; charset=utf-8", absl::StrCat("container not found (", goQuote(container), ")"));
     const std::string podUid = (*pod)["metadata"].value("uid", "");
     if (!uid.empty() && uid != podUid) return conn.respond(404, "text/plain; charset=utf-8", "pod not found");
 
@@ -834,7 +896,7 @@ class Server : public KubeletServer {
     const runtime::v1::Container* best = nullptr;
     for (const auto& c : *cs)
       if (!best || c.created_at() > best->created_at()) best = &c;
-    if (!best) return absl::NotFoundError(absl::StrCat("container not found (\"", name, "\")"));
+    if (!best) return absl::NotFoundError(absl::StrCat("container not found (", goQuote(name), ")"));
     return best->id();
   }
 
