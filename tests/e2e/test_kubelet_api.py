@@ -234,7 +234,7 @@ def _start_shared_pod_early(shared_pod):
 
 def test_logs_options(ns):
     """--tail, --limit-bytes, --timestamps, --since, --since-time and -c on a two-container pod."""
-    main = ("for i in 1 2 3 4 5 6 7 8 9 10; do echo early-$i; done; echo err-line >&2; sleep 3; "
+    main = ("for i in 1 2 3 4 5 6 7 8 9 10; do echo early-$i; done; sleep 1; echo err-line >&2; sleep 2; "
             "for i in 1 2 3 4 5; do echo late-$i; done; exec sleep 3600")
     make_pod(ns, "logs", [ctr("main", main), ctr("side", "echo from-side; exec sleep 3600")])
     wait_running(ns, "logs")
