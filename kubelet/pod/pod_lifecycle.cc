@@ -1,5 +1,7 @@
 #include "kubelet/pod/pod_lifecycle.h"
 
+#include "kubelet/metrics/kubelet_metrics.h"
+
 #include "base/log.h"
 #include "base/status_macros.h"
 #include "kubelet/api/reflector.h"
@@ -103,6 +105,11 @@ std::optional<Rejection> PodLifecycle::admit(const json& pod) {
 }
 
 SyncResult PodLifecycle::syncPod(const json& pod) {
+  {
+    std::lock_guard<std::mutex> lock(startupMu_);
+    auto& s = startups_[str(pod, {"metadata", "uid"})];
+    if (!s.firstSeen) s.firstSeen = std::chrono::steady_clock::now();
+  }
   const std::string uid = str(pod, {"metadata", "uid"});
   json previous = status_.podStatus(uid).value_or(objects::object(pod, {"status"}));
   if (terminalPhase(str(previous, {"phase"}))) {
@@ -177,6 +184,7 @@ SyncResult PodLifecycle::syncPod(const json& pod) {
     if (!syncMirror(pod) && (!requeue || kMirrorRetry < *requeue)) requeue = kMirrorRetry;
   }
   setStatus(pod, status);
+  recordStartup(pod, status);
   VLOG(2) << "synced pod " << str(pod, {"metadata", "namespace"}) << "/" << str(pod, {"metadata", "name"})
           << ": runtime " << std::chrono::duration_cast<std::chrono::milliseconds>(t1 - t0).count() << "ms, status "
           << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t1).count()
@@ -216,6 +224,40 @@ absl::Status PodLifecycle::killPod(const json& pod, std::optional<int64_t> grace
   return absl::OkStatus();
 }
 
+void PodLifecycle::recordStartup(const json& pod, const json& status) {
+  const std::string uid = str(pod, {"metadata", "uid"});
+  {
+    std::lock_guard<std::mutex> lock(startupMu_);
+    auto& s = startups_[uid];
+    if (!s.firstSeen) s.firstSeen = std::chrono::steady_clock::now();
+    if (s.recorded) return;
+    if (str(status, {"phase"}) != "Running") return;
+    const auto& cs = objects::array(status, {"containerStatuses"});
+    if (cs.empty()) return;
+    for (const auto& c : cs)
+      if (objects::find(c, {"state", "running"}) == nullptr) return;
+    s.recorded = true;
+  }
+  // kubelet_pod_start_duration_seconds: from the worker's first sync of the pod;
+  // _sli_ and _total_: from the pod's creation, the SLI without its image pulls.
+  auto& m = metrics::kubeletMetrics();
+  std::chrono::steady_clock::time_point firstSeen;
+  {
+    std::lock_guard<std::mutex> lock(startupMu_);
+    firstSeen = *startups_[uid].firstSeen;
+  }
+  m.podStartDuration.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - firstSeen).count());
+  auto created = objects::parseTime(str(pod, {"metadata", "creationTimestamp"}));
+  if (!created || isStaticPod(pod)) return;
+  const bool hostNetwork = objects::boolean(pod, {"spec", "hostNetwork"}, false);
+  std::string firstWithNetwork = "false";
+  if (!hostNetwork && !firstNetworkPodRecorded_.exchange(true)) firstWithNetwork = "true";
+  const double total = std::chrono::duration<double>(std::chrono::system_clock::now() - *created).count();
+  const double pulls = std::chrono::duration<double>(rt_.imagePullSpan(uid)).count();
+  m.podStartTotalDuration.with({firstWithNetwork}).observe(total);
+  m.podStartSliDuration.with({firstWithNetwork}).observe(std::max(0.0, total - pulls));
+}
+
 void PodLifecycle::housekeeping(PodWorkers& workers) {
   auto uids = rt_.podUids();
   if (!uids.ok()) {
@@ -252,6 +294,22 @@ void PodLifecycle::housekeeping(PodWorkers& workers) {
     }
   }
   deleteOrphanedMirrors();
+  {
+    // kubelet_desired_pods / kubelet_active_pods / kubelet_mirror_pods, as upstream's
+    // HandlePodCleanups sets them: static "true" for manifest pods, "" for API pods.
+    double desired[2] = {0, 0}, active[2] = {0, 0};
+    for (const auto& p : manager_.all()) {
+      const int stat = isStaticPod(p) ? 1 : 0;
+      desired[stat]++;
+      if (!workers.isKilled(str(p, {"metadata", "uid"}))) active[stat]++;
+    }
+    auto& m = metrics::kubeletMetrics();
+    m.desiredPods.with({""}).set(desired[0]);
+    m.desiredPods.with({"true"}).set(desired[1]);
+    m.activePods.with({""}).set(active[0]);
+    m.activePods.with({"true"}).set(active[1]);
+    m.mirrorPods.set(static_cast<double>(manager_.mirrors().size()));
+  }
   if (!opts_.podSourcesReady || opts_.podSourcesReady()) {
     // Pod directories of pods nobody wants, has or works on (deleted while the agent was
     // down, or left by a crash). Only once the pod sources delivered their pods: before that
@@ -282,14 +340,25 @@ void PodLifecycle::housekeeping(PodWorkers& workers) {
     if (!manager_.get(uid) && workers.isKilled(uid)) {
       workers.forget(uid);
       status_.removePod(uid);
+      rt_.forgetPulls(uid);
+      std::lock_guard<std::mutex> lock(startupMu_);
+      startups_.erase(uid);
     }
   }
 }
 
 void PodLifecycle::runPleg(std::stop_token stop, std::chrono::milliseconds period,
                            const std::function<void(const std::string&)>& changed) {
+  auto& m = metrics::kubeletMetrics();
+  std::optional<std::chrono::steady_clock::time_point> lastStart;
   while (api::sleepFor(stop, period)) {
+    // kubelet_pleg_* as upstream's GenericPLEG.Relist records them.
+    const auto start = std::chrono::steady_clock::now();
+    if (lastStart) m.plegRelistInterval.observe(std::chrono::duration<double>(start - *lastStart).count());
+    lastStart = start;
+    m.plegLastSeen.setToCurrentTime();
     auto fingerprints = rt_.fingerprints();
+    m.plegRelistDuration.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     if (!fingerprints.ok()) continue;
     auto& now = *fingerprints;
     for (const auto& [uid, print] : now) {

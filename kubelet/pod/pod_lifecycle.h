@@ -2,7 +2,10 @@
 // PLEG relist and housekeeping that keep the runtime and the desired pods in step.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <map>
+#include <optional>
 #include <mutex>
 #include <set>
 #include <stop_token>
@@ -68,6 +71,8 @@ class PodLifecycle : public PodSyncer {
   void setStatus(const json& pod, const json& status);
   // Deletes mirror pods whose static pod is gone.
   void deleteOrphanedMirrors();
+  // The pod start metrics, once per pod, when all its containers first run.
+  void recordStartup(const json& pod, const json& status);
 
   LifecycleOptions opts_;
   runtime::PodRuntime& rt_;
@@ -78,6 +83,13 @@ class PodLifecycle : public PodSyncer {
   std::set<std::string> admitted_;            // guarded by mu_
   std::map<std::string, std::string> prints_;  // PLEG thread only: uid -> runtime fingerprint
   int housekeepingRounds_ = 0;                 // housekeeping thread only
+  struct Startup {
+    std::optional<std::chrono::steady_clock::time_point> firstSeen;
+    bool recorded = false;
+  };
+  std::mutex startupMu_;
+  std::map<std::string, Startup> startups_;     // guarded by startupMu_
+  std::atomic<bool> firstNetworkPodRecorded_{false};
 };
 
 }  // namespace cubelet::pod

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "base/log.h"
+#include "kubelet/metrics/kubelet_metrics.h"
 
 namespace cubelet::pod {
 namespace {
@@ -10,6 +11,12 @@ namespace {
 constexpr std::chrono::milliseconds kInitialBackoff{1000};
 constexpr std::chrono::milliseconds kMaxBackoff{60000};
 
+}  // namespace
+
+namespace {
+double secondsSince(SteadyClock::time_point t) {
+  return std::chrono::duration<double>(SteadyClock::now() - t).count();
+}
 }  // namespace
 
 PodWorkers::PodWorkers(PodSyncer& syncer, int threads, std::chrono::milliseconds resyncPeriod)
@@ -56,6 +63,8 @@ void PodWorkers::update(const std::string& uid, PodWork work) {
   }
   l.lastPod = work.pod;
   l.pending = std::move(work);
+  l.resync = false;
+  if (!l.receivedAt) l.receivedAt = SteadyClock::now();
   l.wakeAt.reset();
   scheduleLocked(uid);
 }
@@ -95,6 +104,7 @@ void PodWorkers::loop(std::stop_token st) {
   while (!st.stop_requested()) {
     std::string uid;
     PodWork work;
+    const char* operation = "sync";
     {
       std::unique_lock<std::mutex> lock(mu_);
       // Wait for ready work or the earliest scheduled wake-up.
@@ -107,6 +117,7 @@ void PodWorkers::loop(std::stop_token st) {
             l.wakeAt.reset();
             if (!l.pending && !l.killed && !l.lastPod.is_null()) {
               l.pending = PodWork{l.killRequested ? WorkType::kKill : WorkType::kSync, l.lastPod, std::nullopt};
+              l.resync = true;
             }
             scheduleLocked(u);
           } else if (!next || *l.wakeAt < *next) {
@@ -129,7 +140,13 @@ void PodWorkers::loop(std::stop_token st) {
       work = std::move(*l.pending);
       l.pending.reset();
       l.running = true;
+      operation = !l.synced ? "create" : l.resync ? "sync" : "update";
+      if (l.receivedAt) {
+        metrics::kubeletMetrics().podWorkerStartDuration.observe(secondsSince(*l.receivedAt));
+        l.receivedAt.reset();
+      }
     }
+    const auto started = SteadyClock::now();
 
     std::optional<std::chrono::milliseconds> after;
     bool ok = true;
@@ -149,11 +166,15 @@ void PodWorkers::loop(std::stop_token st) {
       LOG_ERROR << "Unexpected error handling pod " << uid << ": " << e.what();
     }
 
+    if (work.type == WorkType::kSync) {
+      metrics::kubeletMetrics().podWorkerDuration.with({operation}).observe(secondsSince(started));
+    }
     std::lock_guard<std::mutex> lock(mu_);
     auto it = lanes_.find(uid);
     if (it == lanes_.end()) continue;
     Lane& l = it->second;
     l.running = false;
+    if (work.type == WorkType::kSync) l.synced = true;
     if (work.type == WorkType::kKill && ok) {
       l.killed = true;
       l.pending.reset();

@@ -80,6 +80,11 @@ class PodWorkers {
     bool killed = false;
     std::optional<SteadyClock::time_point> wakeAt;  // a scheduled resync / retry
     std::chrono::milliseconds backoff{0};
+    // For kubelet_pod_worker_* metrics: a sync done yet ("create" first), the pending work
+    // is a resync ("sync") rather than an update, when the pending update arrived.
+    bool synced = false;
+    bool resync = false;
+    std::optional<SteadyClock::time_point> receivedAt;
   };
 
   void loop(std::stop_token st);

@@ -1,5 +1,7 @@
 #include "kubelet/runtime/pod_runtime.h"
 
+#include "kubelet/metrics/kubelet_metrics.h"
+
 #include <algorithm>
 #include <ctime>
 #include <filesystem>
@@ -315,17 +317,31 @@ absl::StatusOr<std::vector<std::string>> PodRuntime::podUids() {
 absl::StatusOr<std::map<std::string, std::string>> PodRuntime::fingerprints() {
   std::map<std::string, std::string> out;
   ASSIGN_OR_RETURN(auto sandboxes, cri_.listPodSandbox({}));
+  std::set<std::string> running;
   for (const auto& s : sandboxes) {
     if (auto it = s.labels().find(kPodUidLabel); it != s.labels().end()) {
       out[it->second] += s.id() + ":" + std::to_string(static_cast<int>(s.state())) + ";";
+      if (s.state() == v1::SANDBOX_READY) running.insert(it->second);
     }
   }
   ASSIGN_OR_RETURN(auto containers, cri_.listContainers({}));
+  std::map<std::string, int> byState = {{"created", 0}, {"running", 0}, {"exited", 0}, {"unknown", 0}};
   for (const auto& c : containers) {
     if (auto it = c.labels().find(kPodUidLabel); it != c.labels().end()) {
       out[it->second] += c.id() + ":" + std::to_string(static_cast<int>(c.state())) + ";";
+      switch (c.state()) {
+        case v1::CONTAINER_CREATED: ++byState["created"]; break;
+        case v1::CONTAINER_RUNNING: ++byState["running"]; break;
+        case v1::CONTAINER_EXITED: ++byState["exited"]; break;
+        default: ++byState["unknown"]; break;
+      }
     }
   }
+  // kubelet_running_pods / kubelet_running_containers, set at each relist as upstream's PLEG
+  // does: pods with a ready sandbox, the pods' containers by state.
+  auto& m = metrics::kubeletMetrics();
+  m.runningPods.set(static_cast<double>(running.size()));
+  for (const auto& [state, n] : byState) m.runningContainers.with({state}).set(n);
   return out;
 }
 
@@ -351,6 +367,17 @@ std::optional<std::chrono::milliseconds> PodRuntime::crashLoopRemaining(const js
   }
   backoffNext(key);
   return std::nullopt;
+}
+
+std::chrono::nanoseconds PodRuntime::imagePullSpan(const std::string& uid) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = pulls_.find(uid);
+  return it == pulls_.end() ? std::chrono::nanoseconds(0) : it->second.second - it->second.first;
+}
+
+void PodRuntime::forgetPulls(const std::string& uid) {
+  std::lock_guard<std::mutex> lock(mu_);
+  pulls_.erase(uid);
 }
 
 void PodRuntime::forgetExitMessage(const std::string& containerId) {
@@ -449,6 +476,12 @@ absl::StatusOr<v1::Image> PodRuntime::ensureImage(const json& pod, const json& c
     events_.record(podRef(pod, name), "Warning", "Failed", "Error: ErrImagePull");
     if (auto remaining = backoffRemaining(key)) *retry = *remaining;
     return absl::UnavailableError(msg);
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const auto end = std::chrono::steady_clock::now();
+    auto [it, inserted] = pulls_.try_emplace(str(pod, {"metadata", "uid"}), start, end);
+    if (!inserted) it->second.second = end;
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   char took[32];
@@ -617,10 +650,19 @@ bool PodRuntime::startInto(const json& pod, const json& container, const Sandbox
   Waiting w;
   std::optional<std::chrono::milliseconds> retry;
   bool created = false;
+  // kubelet_started_containers_total / _errors_total, as upstream's SyncPod counts each
+  // start attempt (the image pull included) by container type.
+  const std::string name = str(container, {"name"});
+  const char* type = metrics::kContainerTypeContainer;
+  for (const auto& init : objects::array(pod, {"spec", "initContainers"}))
+    if (str(init, {"name"}) == name) type = metrics::kContainerTypeInit;
+  auto& m = metrics::kubeletMetrics();
+  m.startedContainers.with({type}).inc();
   auto st = startContainer(pod, container, sandbox, sandboxConfig, restartCount, &w, &retry, &created);
   out.changed = out.changed || created;
   if (st.ok()) return true;
-  out.waiting[str(container, {"name"})] = w.reason.empty() ? Waiting{waitingReason, ""} : w;
+  m.startedContainersErrors.with({type, w.reason.empty() ? waitingReason : w.reason}).inc();
+  out.waiting[name] = w.reason.empty() ? Waiting{waitingReason, ""} : w;
   if (retry) out.retryNoLaterThan(*retry);
   if (out.error.ok()) out.error = st;
   return false;
@@ -777,8 +819,10 @@ SyncOutcome PodRuntime::sync(const json& pod, const PodRuntimeState& state) {
       for (const auto& s : state.sandboxes) (void)cri_.stopPodSandbox(s.id);
     }
     for (const auto& e : sandboxConfig->events) events_.record(podRef(pod), "Warning", e.reason, e.message);
+    metrics::kubeletMetrics().startedPods.inc();
     auto id = cri_.runPodSandbox(sandboxConfig->config, sandboxConfig->runtimeHandler);
     if (!id.ok()) {
+      metrics::kubeletMetrics().startedPodsErrors.inc();
       std::string msg = "Failed to create pod sandbox: " + std::string(id.status().message());
       waitAll("ContainerCreating", "");
       events_.record(podRef(pod), "Warning", "FailedCreatePodSandBox", msg);

@@ -152,6 +152,10 @@ class PodRuntime {
   absl::Status kill(const json& pod, int64_t gracePeriodSeconds);
   // Unmounts and removes a stopped pod's volumes (once all its containers are stopped).
   absl::Status tearDownVolumes(const std::string& uid);
+  // The span from the first image pull of the pod's containers starting to the last one
+  // ending (zero without pulls); the pod start SLI leaves it out. forgetPulls drops it.
+  std::chrono::nanoseconds imagePullSpan(const std::string& uid);
+  void forgetPulls(const std::string& uid);
   // Removes a stopped pod's containers and sandboxes (after it left the apiserver), its
   // volumes and its directory.
   absl::Status remove(const std::string& uid);
@@ -240,6 +244,8 @@ class PodRuntime {
   std::map<std::string, std::string> exitMessages_;
   // The volumes each pod's last sync set up, for its containers' mounts. Guarded by mu_.
   std::map<std::string, std::map<std::string, volume::MountedVolume>> mounted_;
+  // Per pod UID: when its first pull started and its last pull ended. Guarded by mu_.
+  std::map<std::string, std::pair<std::chrono::steady_clock::time_point, std::chrono::steady_clock::time_point>> pulls_;
 };
 
 // The pod phase from its containers' statuses (upstream getPhase rules).

@@ -29,6 +29,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "base/log.h"
+#include "kubelet/metrics/kubelet_metrics.h"
 #include "kubelet/runtime/cri_client.h"
 
 namespace cubelet::server {
@@ -538,7 +539,21 @@ class Server : public KubeletServer {
       return conn.respond(403, "text/plain; charset=utf-8", forbiddenMessage(*user, attrs));
     }
     VLOG(4) << "kubelet API: " << req.method << " " << path << " user=" << user->name;
-    return route(conn, req, path);
+    // kubelet_http_requests_total / _duration_seconds / kubelet_http_inflight_requests, by
+    // the route's root ("metrics/resource" for the metrics subpaths).
+    std::string bucket = path.substr(1, path.find('/', 1) == std::string::npos ? std::string::npos : path.find('/', 1) - 1);
+    if (bucket == "metrics" && path.size() > 9) bucket = path.substr(1);
+    const bool longRunning = bucket == "exec" || bucket == "attach" || bucket == "portForward" || bucket == "debug";
+    std::vector<std::string> labels = {req.method, bucket, "readwrite", longRunning ? "true" : "false"};
+    auto& m = metrics::kubeletMetrics();
+    m.httpRequests.with(labels).inc();
+    auto& inflight = m.httpInflightRequests.with(labels);
+    inflight.inc();
+    const auto start = std::chrono::steady_clock::now();
+    const bool keep = route(conn, req, path);
+    inflight.dec();
+    m.httpRequestsDuration.with(labels).observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    return keep;
   }
 
   // go-restful's answer for a path no route matches.

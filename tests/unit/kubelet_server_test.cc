@@ -22,6 +22,7 @@
 #include <mutex>
 #include <thread>
 
+#include "kubelet/metrics/kubelet_metrics.h"
 #include "kubelet/runtime/cri_client.h"
 #include "kubelet/server/auth.h"
 #include "kubelet/server/http.h"
@@ -677,6 +678,22 @@ TEST_F(ServerTest, UncleanPathsAreRedirectedAndUnknownRootsAre404BeforeAuthentic
   // Encoded dots are not path segments here: authentication comes first, then no route.
   EXPECT_EQ(request(get("/containerLogs/%2e%2e/%2e%2e/..%2Fetc", "")).first, 401);
   EXPECT_EQ(request(get("/containerLogs/%2e%2e/%2e%2e/..%2Fetc")).first, 404);
+}
+
+TEST_F(ServerTest, RequestsAreCountedInTheKubeletHttpMetrics) {
+  start();
+  auto& m = metrics::kubeletMetrics();
+  const std::vector<std::string> labels = {"GET", "configz", "readwrite", "false"};
+  const double before = m.httpRequests.with(labels).value();
+  EXPECT_EQ(request(get("/configz")).first, 200);
+  EXPECT_EQ(request(get("/configz")).first, 200);
+  EXPECT_EQ(m.httpRequests.with(labels).value(), before + 2);
+  EXPECT_EQ(m.httpInflightRequests.with(labels).value(), 0);
+  const std::string text = m.registry.render();
+  EXPECT_NE(text.find("kubelet_http_requests_total{long_running=\"false\",method=\"GET\",path=\"configz\","
+                      "server_type=\"readwrite\"}"),
+            std::string::npos);
+  EXPECT_NE(text.find("kubelet_http_requests_duration_seconds_bucket{"), std::string::npos);
 }
 
 TEST_F(ServerTest, DebuggingHandlersCanBeTurnedOff) {
