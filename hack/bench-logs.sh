@@ -72,7 +72,7 @@ cpu_after=$(cpu_ticks)
 bytes=$(stat -c %s "$out")
 got=$(grep -c '^line' "$out" || true)
 rm -f "$out"
-awk -v a="$agent" -v mb="$SIZE_MB" -v b="$bytes" -v l="$got" -v want="$lines" -v s="$start" -v e="$end" \
+awk -v a="$agent" -v mb="$SIZE_MB" -v b="$bytes" -v l="$got" -v want="$((per * 20))" -v s="$start" -v e="$end" \
   -v c0="$cpu_before" -v c1="$cpu_after" -v hz="$hz" -v r0="$rss_before" -v rp="$peak" 'BEGIN {
   printf "agent=%s size=%dMB received=%d bytes lines=%d/%d wall=%.1fs agent-cpu=%.2fs rss-before=%.1fMiB rss-peak=%.1fMiB\n",
     a, mb, b, l, want, e - s, (c1 - c0) / hz, r0 / 1024, rp / 1024 }'
