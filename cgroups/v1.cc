@@ -127,9 +127,16 @@ class V1Manager final : public Manager {
       ASSIGN_OR_RETURN(*dir, existing(std::move(*dir), rel));
       ASSIGN_OR_RETURN(s.cpuUsageNs, readUint(files_, joinPath(*dir, "cpuacct.usage")));
     }
+    // The root of the v1 pids hierarchy has no pids.current (the kernel counts no limit
+    // there): the root's stats leave it out; anywhere else a missing file is an error.
     if (auto dir = dirFor("pids", rel)) {
       ASSIGN_OR_RETURN(*dir, existing(std::move(*dir), rel));
-      ASSIGN_OR_RETURN(s.pidsCurrent, readUint(files_, joinPath(*dir, "pids.current")));
+      auto pids = readUint(files_, joinPath(*dir, "pids.current"));
+      if (pids.ok()) {
+        s.pidsCurrent = *pids;
+      } else if (!rel.empty() || !absl::IsNotFound(pids.status())) {
+        return pids.status();
+      }
     }
     return s;
   }

@@ -469,6 +469,17 @@ TEST_F(V1Test, Stats) {
   auto missing = manager_->stats("kubepods/pod1");
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
   EXPECT_TRUE(contains(std::string(missing.status().message()), "pids.current"));
+
+  // The root of the pids hierarchy has no pids.current: the root's stats go without it.
+  writeText(fake_.at("memory/memory.usage_in_bytes"), "5000\n");
+  writeText(fake_.at("memory/memory.stat"), "total_inactive_file 1000\n");
+  writeText(fake_.at("cpu,cpuacct/cpuacct.usage"), "42\n");
+  std::filesystem::remove(fake_.at("pids/pids.current"));
+  auto root = manager_->stats("");
+  ASSERT_TRUE(root.ok()) << root.status();
+  EXPECT_EQ(root->memoryWorkingSet, 4000u);
+  EXPECT_EQ(root->cpuUsageNs, 42u);
+  EXPECT_FALSE(root->pidsCurrent.has_value());
 }
 
 TEST_F(V1Test, ErrorsNamePathValueAndErrno) {
