@@ -4,7 +4,7 @@
 # binary exists and reports the pinned version is not rebuilt. Nothing here is committed; the wrapper go.mod
 # is generated in the cache (hack/lib/upstream.sh).
 #
-# Usage: hack/build-upstream.sh [all|etcd|kube|agnhost|metrics-server]
+# Usage: hack/build-upstream.sh [all|etcd|kube|agnhost|metrics-server|e2e]   (e2e is not in all)
 set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
 . "$HACK_DIR/lib/upstream.sh"
@@ -99,11 +99,38 @@ build_metrics_server() {
   log "metrics-server in $bin"
 }
 
+# e2e.test, the upstream end-to-end suite (hack/conformance.sh runs its [NodeConformance] specs),
+# compiled from the pinned module's test/e2e with the same version stamps as the binaries. Not
+# part of `all`: the link is heavy and only the conformance runs need it. A stamp next to the
+# binary records the version it was built from.
+build_e2e() {
+  local bin=$UPSTREAM_BIN/e2e.test stamp=$UPSTREAM_BIN/e2e.test.version
+  if [ -x "$bin" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$KUBE_VERSION" ]; then
+    log "e2e.test $KUBE_VERSION present"
+    return
+  fi
+  log "building e2e.test $KUBE_VERSION (takes a while)"
+  mkdir -p "$UPSTREAM_BIN"
+  kube_wrapper_get -t k8s.io/kubernetes/test/e2e
+  local minor=${KUBE_VERSION#v1.}; minor=${minor%%.*}
+  local ld="-s -w" p
+  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ld+=" -X $p.gitVersion=$KUBE_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor"
+    ld+=" -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
+  done
+  (cd "$KUBE_SRC" && CGO_ENABLED=0 go test -c -trimpath -ldflags "$ld" -o "$bin.tmp" k8s.io/kubernetes/test/e2e)
+  "$bin.tmp" --help >/dev/null 2>&1 || die "the built e2e.test does not run"
+  mv -f "$bin.tmp" "$bin"
+  echo "$KUBE_VERSION" >"$stamp"
+  log "e2e.test in $bin"
+}
+
 case "${1:-all}" in
   etcd) build_etcd ;;
   kube) build_kube ;;
   agnhost) build_agnhost ;;
   metrics-server) build_metrics_server ;;
+  e2e) build_e2e ;;
   all) build_etcd; build_kube; build_agnhost; build_metrics_server ;;
-  *) die "usage: $0 [all|etcd|kube|agnhost|metrics-server]" ;;
+  *) die "usage: $0 [all|etcd|kube|agnhost|metrics-server|e2e]" ;;
 esac
