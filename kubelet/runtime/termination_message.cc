@@ -48,6 +48,12 @@ std::string lastLogContent(std::string_view log, size_t maxLines, size_t maxByte
     pending.clear();
     if (entries.size() > maxLines) entries.pop_front();
   }
+  // Output that ended without a newline (`echo -n DONE; exit 1`) is a last, partial entry:
+  // it counts, as the log reader shows it.
+  if (!pending.empty()) {
+    entries.push_back(std::move(pending));
+    if (entries.size() > maxLines) entries.pop_front();
+  }
   std::string out;
   for (const auto& e : entries) out += e;
   if (out.size() > maxBytes) out.erase(0, out.size() - maxBytes);

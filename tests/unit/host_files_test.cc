@@ -1,6 +1,7 @@
 // The host files the runtime manager reads and writes (kubelet/runtime/host_files.h): whole
 // reads with Go's error texts, and the atomic replacement of the managed hosts file.
 #include "kubelet/runtime/host_files.h"
+#include "kubelet/runtime/termination_message.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -146,6 +147,17 @@ TEST_F(HostFilesTest, ErrorsNameThePathAndLeaveNothingBehind) {
     EXPECT_EQ(st.code(), absl::StatusCode::kPermissionDenied) << st;
     EXPECT_NE(st.message().find("permission denied"), std::string::npos) << st;
   }
+}
+
+TEST(TerminationMessageTest, LastLogContentJoinsPartialLinesAndKeepsAnUnfinishedLast) {
+  const std::string log =
+      "2026-11-27T08:53:33.1Z stdout P par\n"
+      "2026-11-27T08:53:33.2Z stdout F tial\n"
+      "2026-11-27T08:53:33.3Z stderr F second\n"
+      "2026-11-27T08:53:33.4Z stdout P DONE\n";
+  EXPECT_EQ(lastLogContent(log), "partial\nsecond\nDONE");
+  EXPECT_EQ(lastLogContent(log, 1), "DONE");
+  EXPECT_EQ(lastLogContent(log, 80, 6), "d\nDONE");
 }
 
 }  // namespace
