@@ -509,11 +509,7 @@ class KubeletImpl : public Kubelet {
                                 return absl::OkStatus();
                               }});
     d.configz = cfg_.kubelet.document;
-    d.statsSummary = [this](bool onlyCpuAndMemory) -> absl::StatusOr<nlohmann::json> {
-      auto text = stats_->summaryJson(onlyCpuAndMemory);
-      if (!text.ok()) return text.status();
-      return nlohmann::json::parse(*text, nullptr, false);
-    };
+    d.statsSummary = [this](bool onlyCpuAndMemory) { return stats_->summaryJson(onlyCpuAndMemory); };
     d.resourceMetrics = [this] { return stats_->resourceMetricsText(); };
     d.metrics = [] { return metrics::kubeletMetrics().registry.render(); };
     d.containerLogs = [this](const server::ContainerLogRequest& req, server::ResponseStream& out) {

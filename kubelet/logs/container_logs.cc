@@ -10,6 +10,7 @@
 #include "base/log.h"
 #include "kubelet/logs/cri_log.h"
 #include "kubelet/logs/log_options.h"
+#include "kubelet/objects/json_access.h"
 
 namespace cubelet::logs {
 namespace {
@@ -17,25 +18,11 @@ namespace {
 using nlohmann::json;
 
 bool inSpec(const json& pod, const std::string& container) {
-  auto spec = pod.find("spec");
-  if (spec == pod.end() || !spec->is_object()) return false;
   for (const char* list : {"containers", "initContainers", "ephemeralContainers"}) {
-    auto it = spec->find(list);
-    if (it == spec->end() || !it->is_array()) continue;
-    for (const auto& c : *it) {
-      if (c.is_object() && c.value("name", json()).is_string() && c["name"].get<std::string>() == container) {
-        return true;
-      }
-    }
+    for (const auto& c : objects::array(pod, {"spec", list}))
+      if (objects::str(c, {"name"}) == container) return true;
   }
   return false;
-}
-
-std::string podName(const json& pod) {
-  auto md = pod.find("metadata");
-  if (md == pod.end() || !md->is_object()) return "";
-  auto n = md->find("name");
-  return n != md->end() && n->is_string() ? n->get<std::string>() : "";
 }
 
 }  // namespace
@@ -51,7 +38,7 @@ std::pair<int, std::string> streamContainerLogs(runtime::RuntimeServiceClient& r
     if (absl::IsInvalidArgument(opts.status())) return {400, R"({"message": "Unable to decode query."})"};
     return {422, R"({"message": "Invalid request."})"};
   }
-  const std::string name = podName(pod);
+  const std::string name = objects::str(pod, {"metadata", "name"});
   if (!inSpec(pod, container)) {
     return {404, "container " + json(container).dump() + " not found in pod " + json(name).dump()};
   }

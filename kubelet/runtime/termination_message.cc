@@ -11,6 +11,8 @@
 #include <fstream>
 #include <random>
 
+#include "kubelet/logs/cri_log.h"
+
 namespace cubelet::runtime {
 
 absl::StatusOr<std::string> readTerminationMessageFile(const std::string& path) {
@@ -23,37 +25,27 @@ absl::StatusOr<std::string> readTerminationMessageFile(const std::string& path) 
 }
 
 std::string lastLogContent(std::string_view log, size_t maxLines, size_t maxBytes) {
-  // Whole log entries (a run of partial lines ends with a full one), newest kept.
+  // Whole log entries (a run of partial lines ends with a full one), newest kept. Output that
+  // ended without a newline (`echo -n DONE; exit 1`) is a last, partial entry: it counts, as
+  // the log reader shows it.
   std::deque<std::string> entries;
   std::string pending;
-  size_t pos = 0;
-  while (pos < log.size()) {
-    size_t end = log.find('\n', pos);
-    std::string_view line = log.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos);
-    pos = end == std::string_view::npos ? log.size() : end + 1;
-    // <time> <stream> <tag> <content>
-    size_t a = line.find(' ');
-    if (a == std::string_view::npos) continue;
-    size_t b = line.find(' ', a + 1);
-    if (b == std::string_view::npos) continue;
-    std::string_view stream = line.substr(a + 1, b - a - 1);
-    if (stream != "stdout" && stream != "stderr") continue;
-    size_t c = line.find(' ', b + 1);
-    std::string_view tag = line.substr(b + 1, c == std::string_view::npos ? std::string_view::npos : c - b - 1);
-    std::string_view content = c == std::string_view::npos ? std::string_view() : line.substr(c + 1);
-    pending.append(content);
-    if (tag.substr(0, 1) == "P") continue;
-    pending.push_back('\n');
+  auto push = [&] {
     entries.push_back(std::move(pending));
     pending.clear();
     if (entries.size() > maxLines) entries.pop_front();
+  };
+  size_t pos = 0;
+  while (pos < log.size()) {
+    size_t end = log.find('\n', pos);
+    std::string_view line = log.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos + 1);
+    pos = end == std::string_view::npos ? log.size() : end + 1;
+    auto parsed = logs::parseCriLogLine(line);
+    if (!parsed.ok()) continue;
+    pending.append(parsed->content);
+    if (!parsed->partial) push();
   }
-  // Output that ended without a newline (`echo -n DONE; exit 1`) is a last, partial entry:
-  // it counts, as the log reader shows it.
-  if (!pending.empty()) {
-    entries.push_back(std::move(pending));
-    if (entries.size() > maxLines) entries.pop_front();
-  }
+  if (!pending.empty()) push();
   std::string out;
   for (const auto& e : entries) out += e;
   if (out.size() > maxBytes) out.erase(0, out.size() - maxBytes);

@@ -591,7 +591,7 @@ class Server : public KubeletServer {
       if (auto v = req.param("only_cpu_and_memory"); !v.empty()) only = parseGoBool(v).value_or(false);
       auto s = deps_.statsSummary(only);
       if (!s.ok()) return conn.respond(500, "text/plain; charset=utf-8", absl::StrCat("Internal Error: ", s.status().message()));
-      return json(conn, 200, *s);
+      return conn.respond(200, "application/json", *s);
     }
     if (root == "metrics") {
       if (!get) return methodNotAllowed(conn, "GET");

@@ -81,7 +81,8 @@ struct KubeletServerDeps {
   std::function<std::optional<nlohmann::json>(const std::string& ns, const std::string& name)> pod;
   std::vector<HealthCheck> healthChecks;  // after ping and log
   nlohmann::json configz;
-  std::function<absl::StatusOr<nlohmann::json>(bool onlyCpuAndMemory)> statsSummary;
+  // The Summary as JSON text (served as it is).
+  std::function<absl::StatusOr<std::string>(bool onlyCpuAndMemory)> statsSummary;
   std::function<std::string()> resourceMetrics;
   std::function<std::string()> metrics;
   // Streams a container's log. Returns {http code, body} for an error before streaming
