@@ -559,6 +559,28 @@ def test_apiserver_kubelet_client_cert_is_200():
     assert pods["kind"] == "PodList"
 
 
+def test_healthz_checks_configz_and_running_pods(shared_pod):
+    """/healthz with its checks (verbose and one by one), /configz with the agent's configuration
+    and /runningpods/ with the pods the runtime runs, as the apiserver's credentials read them."""
+    ns, name = shared_pod
+    status, _, body = curl_kubelet("/healthz?verbose", cert=APISERVER_CLIENT)
+    assert status == 200, body
+    lines = body.splitlines()
+    assert lines[-1] == "healthz check passed" and {"[+]ping ok", "[+]log ok", "[+]syncloop ok"} <= set(lines), body
+    assert curl_kubelet("/healthz/syncloop", cert=APISERVER_CLIENT)[::2] == (200, "ok")
+    status, _, body = curl_kubelet("/configz", cert=APISERVER_CLIENT)
+    assert status == 200, body
+    config = json.loads(body)["kubeletconfig"]
+    assert config["containerLogMaxSize"] == "1Mi" and config["staticPodPath"], config
+    status, _, body = curl_kubelet("/runningpods/", cert=APISERVER_CLIENT)
+    assert status == 200, body
+    pods = json.loads(body)
+    assert pods["kind"] == "PodList", pods
+    ticker = [p for p in pods["items"] if (p["metadata"].get("namespace"), p["metadata"].get("name")) == (ns, name)]
+    assert ticker and ticker[0]["metadata"]["uid"] == get_pod(ns, name)["metadata"]["uid"], pods
+    assert [c["name"] for c in ticker[0]["spec"]["containers"]] == ["tick"], ticker
+
+
 def test_service_account_token_authorized_by_rbac(ns):
     """Bearer tokens go through TokenReview and SubjectAccessReview: a service account bound to a
     ClusterRole with nodes/proxy may read /healthz, /pods and container logs (all nodes/proxy,
