@@ -5,12 +5,24 @@
 #   pause:3.10     rootfs: only /pause (static, from hack/images/pause.c); Entrypoint ["/pause"]
 #   busybox:1.36   rootfs: Debian busybox-static's /bin/busybox, every applet linked as
 #                  /bin/<applet>, /etc/passwd, /etc/group, /tmp (1777); Cmd ["sh"]
-#   e2e-test-images/agnhost:2.66.1 (for KUBE_VERSION v1.37.2)
-#                  the e2e suite's agnhost, name and version from the pinned k8s.io/kubernetes
-#                  (test/utils/image/manifest.go, registry.k8s.io/e2e-test-images); rootfs: the busybox one plus /agnhost (static,
-#                  built by hack/build-upstream.sh agnhost), /agnhost-2 -> agnhost, /uploads,
-#                  /localhost.crt, /localhost.key, user-defined-in-image (1000) in
-#                  group-defined-in-image (50000); Entrypoint ["/agnhost"], Cmd ["pause"]
+#
+# and the images of the pinned upstream e2e suite (hack/conformance.sh), under the names and tags
+# its test/utils/image/manifest.go gives them (for KUBE_VERSION v1.37.2):
+#   e2e-test-images/agnhost:2.66.1
+#                  rootfs: the busybox one plus /agnhost (static, built by hack/build-upstream.sh
+#                  agnhost), /agnhost-2 -> agnhost, /uploads, /localhost.crt, /localhost.key,
+#                  user-defined-in-image (1000) in group-defined-in-image (50000), and the tools
+#                  the specs run inside it: bash, curl and netcat-openbsd's nc from Debian with
+#                  their libraries; Entrypoint ["/agnhost"], Cmd ["pause"]
+#   e2e-test-images/busybox:1.37.0-2   the busybox image above, under the suite's name
+#   pause:3.10.2                       the pause image above, under the suite's name
+#   e2e-test-images/nonroot:1.5        the busybox rootfs with User 1234
+#   e2e-test-images/nonewprivs:1.4     the busybox rootfs plus /usr/local/bin/nnp (setuid root,
+#                                      built by hack/build-upstream.sh agnhost); Cmd ["nnp"]
+#   e2e-test-images/glibc-dns-testing:2.1.1
+#                  Debian's dash as /bin/sh, hostname and cat with glibc, /etc/nsswitch.conf
+#                  (what the suite's hostname specs run; no dnsutils or coredns)
+# Images the suite must not reach (invalidRegistry, privateRegistry) are not built.
 #
 # Usage: hack/build-images.sh [--no-push]
 #   --no-push   only build the layouts; no registry needed.
@@ -199,15 +211,20 @@ script=$(sha256_of "$0")"
   printf '%s\n' "$stamp" >"$out.stamp"
 }
 
-# agnhost_resolve: sets AGNHOST_NAME and AGNHOST_TAG from the pinned k8s.io/kubernetes module
-# (the image the e2e suite's manifest.go names) and checks that $AGNHOST_BIN is the build of it.
+# e2e_resolve: reads the names and tags of the e2e suite's images from the pinned k8s.io/kubernetes
+# module (E2E_NAME[ID], E2E_TAG[ID]) and checks that $AGNHOST_BIN is the build of its agnhost.
 AGNHOST_NAME='' AGNHOST_TAG='' AGNHOST_MODDIR=''
-agnhost_resolve() {
+declare -A E2E_NAME=() E2E_TAG=()
+E2E_IDS=(Agnhost BusyBox Pause NonRoot Nonewprivs GlibcDnsTesting)
+e2e_resolve() {
   need go "Go is needed to find the pinned k8s.io/kubernetes module"
   AGNHOST_MODDIR=$(kube_module_dir)
-  local image source_version out
-  image=$(agnhost_e2e_image "$AGNHOST_MODDIR")
-  AGNHOST_NAME=${image% *} AGNHOST_TAG=${image#* }
+  local image source_version out id
+  for id in "${E2E_IDS[@]}"; do
+    image=$(e2e_image "$AGNHOST_MODDIR" "$id")
+    E2E_NAME[$id]=${image% *} E2E_TAG[$id]=${image#* }
+  done
+  AGNHOST_NAME=${E2E_NAME[Agnhost]} AGNHOST_TAG=${E2E_TAG[Agnhost]}
   source_version=$(agnhost_source_version "$AGNHOST_MODDIR")
   # Upstream bumps test/images/agnhost/VERSION before the e2e manifest; the tag is what the
   # suite pulls, the binary is what the pinned sources build.
@@ -218,19 +235,57 @@ agnhost_resolve() {
     die "$AGNHOST_BIN is missing or not agnhost $source_version; run hack/build-upstream.sh agnhost (needs the Go module proxy)"
 }
 
+# host_closure FILE...: FILE and every shared library ldd resolves for it (absolute paths, with the
+# dynamic loader), one per line, sorted and unique. Statically linked files have no libraries.
+host_closure() {
+  local f
+  for f in "$@"; do
+    [ -x "$f" ] || die "$f missing (see hack/install-deps.sh)"
+    printf '%s\n' "$f"
+    # "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)" and "/lib64/ld-linux-x86-64.so.2 (0x...)"
+    ldd "$f" 2>/dev/null | sed -n 's|.*=> \(/[^ ]*\) .*|\1|p; s|^\s*\(/[^ ]*\) (0x.*|\1|p' || true
+  done | LC_ALL=C sort -u
+}
+
+# closure_stamp FILE...: one line naming the hash of every file of host_closure FILE...
+closure_stamp() {
+  host_closure "$@" | xargs sha256sum | sha256sum | cut -d' ' -f1
+}
+
+# install_host ROOT DEST SRC: copies the host program SRC to ROOT/DEST and its libraries (and the
+# loader) to the same paths under ROOT, dereferenced, so it runs there as it does on the host.
+install_host() {
+  local root=$1 dest=$2 src=$3 lib
+  mkdir -p "$root$(dirname "$dest")"
+  cp -L "$src" "$root$dest"
+  chmod 0755 "$root$dest"
+  while read -r lib; do
+    [ "$lib" = "$src" ] && continue
+    [ -e "$root$lib" ] && continue
+    mkdir -p "$root$(dirname "$lib")"
+    cp -L "$lib" "$root$lib"
+    chmod 0755 "$root$lib"
+  done < <(host_closure "$src")
+}
+
+# Host programs the e2e specs run inside agnhost: lifecycle exec hooks and the networking checks
+# call curl, the node-pod UDP check `nc -w 1 -u`, the terminating-readiness probes /bin/bash.
+AGNHOST_HOST_TOOLS=(/bin/bash /usr/bin/curl /bin/nc.openbsd)
+
 # The agnhost image laid out as upstream's test/images/agnhost/Dockerfile does, on our busybox
 # instead of alpine: /agnhost, /agnhost-2 -> agnhost (entrypoint-tester), /uploads (netexec),
 # /localhost.crt and /localhost.key (porter), user-defined-in-image (uid 1000) in
 # group-defined-in-image (gid 50000) (SupplementalGroupsPolicy tests), ENTRYPOINT ["/agnhost"],
-# CMD ["pause"]. Not included: alpine's bash, curl, dig, iperf, socat, iproute2, netcat-openbsd
-# (busybox applets stand in for some; its nc here has no -u, -z or -v), coredns and
-# fakeregistryserver's /var/registry (both need the internet).
+# CMD ["pause"], plus Debian's bash, curl and netcat-openbsd (as /usr/bin/nc, ahead of busybox's
+# in PATH). Not included: alpine's dig, iperf, socat, iproute2, coredns and fakeregistryserver's
+# /var/registry (both need the internet).
 build_agnhost() {
   local out stamp porter=$AGNHOST_MODDIR/test/images/agnhost/porter
   out=$(layout_dir "$AGNHOST_NAME" "$AGNHOST_TAG")
   check_busybox
   stamp="agnhost=$(sha256_of "$AGNHOST_BIN")
 busybox=$(sha256_of "$BUSYBOX_BIN")
+tools=$(closure_stamp "${AGNHOST_HOST_TOOLS[@]}")
 localhost.crt=$(sha256_of "$porter/localhost.crt")
 localhost.key=$(sha256_of "$porter/localhost.key")
 script=$(sha256_of "$0")"
@@ -250,6 +305,14 @@ script=$(sha256_of "$0")"
   ln -s agnhost "$root/agnhost-2"
   mkdir "$root/uploads"
   cp "$porter/localhost.crt" "$porter/localhost.key" "$root/"
+  rm -f "$root/bin/bash"
+  install_host "$root" /bin/bash /bin/bash
+  install_host "$root" /usr/bin/curl /usr/bin/curl
+  install_host "$root" /usr/bin/nc /bin/nc.openbsd
+  local t
+  for t in "bash -c true" "curl --version" "nc -h"; do
+    chroot "$root" /bin/sh -c "PATH=/usr/bin:/bin; $t" >/dev/null 2>&1 || die "'$t' does not run in the agnhost rootfs"
+  done
   chmod 0755 "$root/agnhost" "$root/uploads"
   chmod 0644 "$root/localhost.crt" "$root/localhost.key"
   "$root/agnhost" --version >/dev/null || die "agnhost binary does not run"
@@ -260,21 +323,79 @@ script=$(sha256_of "$0")"
   printf '%s\n' "$stamp" >"$out.stamp"
 }
 
-# push NAME TAG: copies the layout to $REGISTRY unless the registry already has that digest.
+# busybox_variant ID CONFIG_OBJECT [SETUP]: the e2e image ID as the busybox rootfs with the given
+# image config, after running the shell function SETUP ROOT on the rootfs (if named).
+busybox_variant() {
+  local id=$1 config=$2 setup=${3:-} name=${E2E_NAME[$1]} tag=${E2E_TAG[$1]} out stamp
+  out=$(layout_dir "$name" "$tag")
+  check_busybox
+  stamp="busybox=$(sha256_of "$BUSYBOX_BIN")
+config=$config
+extra=${setup:+$($setup --stamp)}
+script=$(sha256_of "$0")"
+  needs_build "$out" "$stamp" "$name:$tag" || return 0
+  local work=$IMAGES_DIR/.work-$id
+  rm -rf "$work"
+  busybox_rootfs "$work/rootfs"
+  [ -z "$setup" ] || $setup "$work/rootfs"
+  write_layout "$out" "$work/rootfs" "$tag" "$config"
+  rm -rf "$work"
+  printf '%s\n' "$stamp" >"$out.stamp"
+}
+
+# nonewprivs (test/images/nonewprivs/Dockerfile): nnp at /usr/local/bin, setuid root.
+nnp_setup() {
+  if [ "$1" = --stamp ]; then sha256_of "$NNP_BIN"; return; fi
+  [ -x "$NNP_BIN" ] || die "$NNP_BIN missing; run hack/build-upstream.sh agnhost"
+  mkdir -p "$1/usr/local/bin"
+  cp "$NNP_BIN" "$1/usr/local/bin/nnp"
+  chmod 4755 "$1/usr/local/bin/nnp"
+}
+
+# glibc-dns-testing: upstream's is debian-base with dnsutils; the suite's specs that use it
+# (pod_hostnameoverride.go) run `sh -c "echo $(hostname)';'$(hostname -f)';'"`, which needs a
+# shell, hostname and glibc's resolver reading the kubelet-managed /etc/hosts.
+GLIBC_HOST_TOOLS=(/bin/dash /bin/hostname /bin/cat /bin/sleep)
+build_glibc_dns() {
+  local name=${E2E_NAME[GlibcDnsTesting]} tag=${E2E_TAG[GlibcDnsTesting]} out stamp
+  out=$(layout_dir "$name" "$tag")
+  stamp="tools=$(closure_stamp "${GLIBC_HOST_TOOLS[@]}")
+script=$(sha256_of "$0")"
+  needs_build "$out" "$stamp" "$name:$tag" || return 0
+  local work=$IMAGES_DIR/.work-glibc root t
+  rm -rf "$work"
+  root=$work/rootfs
+  mkdir -p "$root/etc" "$root/tmp"
+  for t in "${GLIBC_HOST_TOOLS[@]}"; do install_host "$root" "$t" "$t"; done
+  ln -s dash "$root/bin/sh"
+  printf 'hosts: files dns\n' >"$root/etc/nsswitch.conf"
+  printf 'root:x:0:0:root:/root:/bin/sh\n' >"$root/etc/passwd"
+  printf 'root:x:0:\n' >"$root/etc/group"
+  chmod 0644 "$root/etc/nsswitch.conf" "$root/etc/passwd" "$root/etc/group"
+  chmod 1777 "$root/tmp"
+  chroot "$root" /bin/sh -c 'hostname' >/dev/null || die "hostname does not run in the glibc-dns-testing rootfs"
+  write_layout "$out" "$root" "$tag" "{\"Env\":[\"$IMAGE_PATH_ENV\"],\"Cmd\":[\"/bin/sh\"]}"
+  rm -rf "$work"
+  printf '%s\n' "$stamp" >"$out.stamp"
+}
+
+# push NAME TAG [DEST_NAME DEST_TAG]: copies the layout of NAME:TAG to $REGISTRY (as DEST_NAME:DEST_TAG
+# if given) unless the registry already has that digest there.
 push_image() {
   local name=$1 tag=$2 layout want have
   layout=$(layout_dir "$name" "$tag")
   want=$(manifest_digest "$layout")
   [ -n "$want" ] || die "cannot read the manifest digest from $layout/index.json"
-  local dest=docker://$REGISTRY/$name:$tag
+  local dname=${3:-$name} dtag=${4:-$tag}
+  local dest=docker://$REGISTRY/$dname:$dtag
   # Fails (empty) when the registry does not have the tag yet.
   have=$(skopeo --policy "$POLICY" inspect --tls-verify=false --format '{{.Digest}}' "$dest" \
     2>/dev/null) || have=
   if [ "$have" = "$want" ]; then
-    log "$REGISTRY/$name:$tag up to date ($want)"
+    log "$REGISTRY/$dname:$dtag up to date ($want)"
     return
   fi
-  log "pushing $name:$tag to $REGISTRY ($want)"
+  log "pushing $dname:$dtag to $REGISTRY ($want)"
   skopeo --policy "$POLICY" copy --quiet --preserve-digests --dest-tls-verify=false \
     "oci:$layout:$tag" "$dest"
   have=$(skopeo --policy "$POLICY" inspect --tls-verify=false --format '{{.Digest}}' "$dest")
@@ -285,10 +406,13 @@ mkdir -p "$IMAGES_DIR"
 need tar
 need gzip
 need sha256sum
-agnhost_resolve
+e2e_resolve
 build_pause
 build_busybox
 build_agnhost
+busybox_variant NonRoot "{\"Env\":[\"$IMAGE_PATH_ENV\"],\"Cmd\":[\"sh\"],\"User\":\"1234\"}"
+busybox_variant Nonewprivs "{\"Env\":[\"$IMAGE_PATH_ENV\"],\"Cmd\":[\"nnp\"]}" nnp_setup
+build_glibc_dns
 
 if [ "$push" = 0 ]; then
   log "layouts in $IMAGES_DIR (not pushed: --no-push)"
@@ -304,3 +428,8 @@ POLICY=$IMAGES_DIR/policy.json
 push_image "$PAUSE_NAME" "$PAUSE_TAG"
 push_image "$BUSYBOX_NAME" "$BUSYBOX_TAG"
 push_image "$AGNHOST_NAME" "$AGNHOST_TAG"
+push_image "$BUSYBOX_NAME" "$BUSYBOX_TAG" "${E2E_NAME[BusyBox]}" "${E2E_TAG[BusyBox]}"
+push_image "$PAUSE_NAME" "$PAUSE_TAG" "${E2E_NAME[Pause]}" "${E2E_TAG[Pause]}"
+for id in NonRoot Nonewprivs GlibcDnsTesting; do
+  push_image "${E2E_NAME[$id]}" "${E2E_TAG[$id]}"
+done

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Builds the pinned upstream Kubernetes components, the e2e suite's agnhost test program, etcd
+# Builds the pinned upstream Kubernetes components, the e2e suite's test programs (agnhost, nnp), etcd
 # and metrics-server from the Go module proxy into $CUBELET_CACHE. Idempotent: a program whose
 # binary exists and reports the pinned version is not rebuilt. Nothing here is committed; the wrapper go.mod
 # is generated in the cache (hack/lib/upstream.sh).
 #
-# Usage: hack/build-upstream.sh [all|etcd|kube|agnhost|metrics-server|e2e]   (e2e is not in all)
+# Usage: hack/build-upstream.sh [all|etcd|kube|agnhost|metrics-server|e2e|ginkgo]
+#   (e2e and ginkgo, for hack/conformance.sh, are not in all)
 set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
 . "$HACK_DIR/lib/upstream.sh"
@@ -66,6 +67,24 @@ build_agnhost() {
   log "agnhost $version in $AGNHOST_BIN"
 }
 
+# nnp, the program of the e2e suite's nonewprivs image (test/images/nonewprivs: prints its effective
+# uid); build-images.sh installs it setuid root. It has no version of its own: a stamp next to it
+# records the Kubernetes version it came from.
+build_nnp() {
+  local stamp=$NNP_BIN.version
+  if [ -x "$NNP_BIN" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$KUBE_VERSION" ]; then
+    log "nnp $KUBE_VERSION present"
+    return
+  fi
+  log "building nnp from k8s.io/kubernetes $KUBE_VERSION"
+  mkdir -p "$UPSTREAM_BIN"
+  kube_wrapper_get "$NNP_PKG"
+  (cd "$KUBE_SRC" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$NNP_BIN.tmp" "$NNP_PKG")
+  [[ $("$NNP_BIN.tmp") == "Effective uid: "* ]] || die "the built nnp does not run"
+  mv -f "$NNP_BIN.tmp" "$NNP_BIN"
+  echo "$KUBE_VERSION" >"$stamp"
+}
+
 build_etcd() {
   reports_version "$ETCD_BIN/etcd" "${ETCD_VERSION#v}" && { log "etcd $ETCD_VERSION present"; return; }
   log "building etcd $ETCD_VERSION"
@@ -125,12 +144,32 @@ build_e2e() {
   log "e2e.test in $bin"
 }
 
+# The ginkgo CLI, for parallel e2e runs (hack/conformance.sh --parallel), at the version the pinned
+# k8s.io/kubernetes requires (the suite and the CLI must agree).
+build_ginkgo() {
+  local bin=$UPSTREAM_BIN/ginkgo version moddir
+  moddir=$(kube_module_dir)
+  version=$(sed -n 's|^\s*github.com/onsi/ginkgo/v2 \(v[0-9.]*\)$|\1|p' "$moddir/go.mod")
+  [ -n "$version" ] || die "cannot find github.com/onsi/ginkgo/v2 in $moddir/go.mod"
+  if [[ $("$bin" version 2>/dev/null) == "Ginkgo Version ${version#v}" ]]; then
+    log "ginkgo $version present"
+    return
+  fi
+  log "building ginkgo $version"
+  mkdir -p "$UPSTREAM_BIN"
+  kube_wrapper_get -t k8s.io/kubernetes/test/e2e "github.com/onsi/ginkgo/v2/ginkgo@$version"
+  (cd "$KUBE_SRC" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$bin.tmp" github.com/onsi/ginkgo/v2/ginkgo)
+  [[ $("$bin.tmp" version) == "Ginkgo Version ${version#v}" ]] || die "the built ginkgo does not report ${version#v}"
+  mv -f "$bin.tmp" "$bin"
+}
+
 case "${1:-all}" in
   etcd) build_etcd ;;
   kube) build_kube ;;
-  agnhost) build_agnhost ;;
+  agnhost) build_agnhost; build_nnp ;;
   metrics-server) build_metrics_server ;;
   e2e) build_e2e ;;
-  all) build_etcd; build_kube; build_agnhost; build_metrics_server ;;
-  *) die "usage: $0 [all|etcd|kube|agnhost|metrics-server|e2e]" ;;
+  ginkgo) build_ginkgo ;;
+  all) build_etcd; build_kube; build_agnhost; build_nnp; build_metrics_server ;;
+  *) die "usage: $0 [all|etcd|kube|agnhost|metrics-server|e2e|ginkgo]" ;;
 esac

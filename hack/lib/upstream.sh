@@ -10,6 +10,11 @@ KUBE_SRC=$CUBELET_CACHE/$KUBE_VERSION/src
 AGNHOST_PKG=k8s.io/kubernetes/test/images/agnhost
 # shellcheck disable=SC2034
 AGNHOST_BIN=$UPSTREAM_BIN/agnhost
+# nnp, the nonewprivs image's program.
+# shellcheck disable=SC2034
+NNP_PKG=k8s.io/kubernetes/test/images/nonewprivs
+# shellcheck disable=SC2034
+NNP_BIN=$UPSTREAM_BIN/nnp
 
 # kube_module_dir: prints the directory of k8s.io/kubernetes@$KUBE_VERSION in the Go module
 # cache. Downloads it the first time; once cached this needs no network.
@@ -55,20 +60,21 @@ agnhost_source_version() {
   printf '%s\n' "$v"
 }
 
-# agnhost_e2e_image MODDIR: prints "PATH VERSION" of the agnhost image the pinned e2e suite uses,
-# from test/utils/image/manifest.go: the Agnhost entry (e.g. Config{list.PromoterE2eRegistry,
+# e2e_image MODDIR ID: prints "PATH VERSION" of the image the pinned e2e suite names ID, from
+# test/utils/image/manifest.go: its entry (e.g. configs[Agnhost] = Config{list.PromoterE2eRegistry,
 # "agnhost", "2.66.1"}) and that registry's default (registry.k8s.io/e2e-test-images) without its
-# host, e.g. "e2e-test-images/agnhost 2.66.1". A KUBE_TEST_REPO_LIST mapping that registry to
-# localhost:5000/e2e-test-images then finds our image.
-agnhost_e2e_image() {
-  local manifest=$1/test/utils/image/manifest.go line field name version default
+# host, e.g. "e2e-test-images/agnhost 2.66.1", or "pause 3.10.2" for a registry that is a bare host
+# (gcRegistry: registry.k8s.io). A KUBE_TEST_REPO_LIST mapping PromoterE2eRegistry to
+# localhost:5000/e2e-test-images and GcRegistry to localhost:5000 then finds our images.
+e2e_image() {
+  local manifest=$1/test/utils/image/manifest.go id=$2 line field name version default prefix=''
   [ -f "$manifest" ] || die "$manifest missing"
-  line=$(sed -n 's/^\s*configs\[Agnhost\]\s*=\s*Config{\(.*\)}\s*$/\1/p' "$manifest")
-  # line: list.PromoterE2eRegistry, "agnhost", "2.66.1"
+  line=$(sed -n 's/^\s*configs\['"$id"'\]\s*=\s*Config{\(.*\)}\s*$/\1/p' "$manifest")
   [[ $line =~ ^list\.([A-Za-z0-9]+),\ *\"([a-z0-9/-]+)\",\ *\"([0-9A-Za-z.-]+)\"$ ]] ||
-    die "cannot parse the Agnhost entry of $manifest: '$line'"
+    die "cannot parse the $id entry of $manifest: '$line'"
   field=${BASH_REMATCH[1]} name=${BASH_REMATCH[2]} version=${BASH_REMATCH[3]}
   default=$(sed -n 's|^\s*'"$field"':\s*"\([^"]*\)",\s*$|\1|p' "$manifest" | head -n1)
-  [[ $default == */* ]] || die "cannot find the default of $field in $manifest: '$default'"
-  printf '%s/%s %s\n' "${default#*/}" "$name" "$version"
+  [ -n "$default" ] || die "cannot find the default of $field in $manifest"
+  [[ $default == */* ]] && prefix=${default#*/}/
+  printf '%s%s %s\n' "$prefix" "$name" "$version"
 }
