@@ -8,13 +8,15 @@
 #
 # and the images of the pinned upstream e2e suite (hack/conformance.sh), under the names and tags
 # its test/utils/image/manifest.go gives them (for KUBE_VERSION v1.37.2):
+# Their busybox is built by hack/build-busybox.sh from the same Debian source with upstream's ash
+# (variables with names like data-1 reach children), as in the official busybox image:
 #   e2e-test-images/agnhost:2.66.1
-#                  rootfs: the busybox one plus /agnhost (static, built by hack/build-upstream.sh
+#                  rootfs: a busybox one plus /agnhost (static, built by hack/build-upstream.sh
 #                  agnhost), /agnhost-2 -> agnhost, /uploads, /localhost.crt, /localhost.key,
 #                  user-defined-in-image (1000) in group-defined-in-image (50000), and the tools
 #                  the specs run inside it: bash, curl and netcat-openbsd's nc from Debian with
 #                  their libraries; Entrypoint ["/agnhost"], Cmd ["pause"]
-#   e2e-test-images/busybox:1.37.0-2   the busybox image above, under the suite's name
+#   e2e-test-images/busybox:1.37.0-2   the busybox rootfs; Cmd ["sh"]
 #   pause:3.10.2                       the pause image above, under the suite's name
 #   e2e-test-images/nonroot:1.5        the busybox rootfs with User 1234
 #   e2e-test-images/nonewprivs:1.4     the busybox rootfs plus /usr/local/bin/nnp (setuid root,
@@ -46,6 +48,8 @@ IMAGES_DIR=$CUBELET_CACHE/images
 PAUSE_NAME=pause PAUSE_TAG=3.10
 BUSYBOX_NAME=busybox BUSYBOX_TAG=1.36
 BUSYBOX_BIN=/bin/busybox
+# The e2e suite's images get a busybox with upstream's ash (hack/build-busybox.sh).
+E2E_BUSYBOX_BIN=$(upstream_busybox_bin)
 BUSYBOX_REQUIRED_APPLETS=(sh sleep httpd wget nc env cat)
 IMAGE_PATH_ENV=PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
@@ -156,19 +160,21 @@ cc=$(gcc --version | head -n1)"
   printf '%s\n' "$stamp" >"$out.stamp"
 }
 
-# busybox_rootfs ROOT: fills ROOT with Debian busybox-static's /bin/busybox, every applet linked as
-# /bin/<applet>, /etc/passwd and /etc/group (root, nobody), /root (0700) and /tmp (1777).
+# busybox_rootfs ROOT [BINARY]: fills ROOT with BINARY (default Debian busybox-static's
+# /bin/busybox) as /bin/busybox, every applet linked as /bin/<applet>, /etc/passwd and /etc/group
+# (root, nobody), /root (0700) and /tmp (1777).
 busybox_rootfs() {
-  local root=$1
+  local root=$1 bin=${2:-$BUSYBOX_BIN}
+  check_busybox "$bin"
   mkdir -p "$root/bin" "$root/etc" "$root/tmp" "$root/root"
-  cp "$BUSYBOX_BIN" "$root/bin/busybox"
+  cp "$bin" "$root/bin/busybox"
   local applets=() a
   local -A have_applet=()
-  mapfile -t applets < <("$BUSYBOX_BIN" --list)
+  mapfile -t applets < <("$bin" --list)
   for a in "${applets[@]}"; do have_applet[$a]=1; done
   # (Not `printf | grep -q`: grep quits early, printf gets SIGPIPE and pipefail fails the check.)
   for a in "${BUSYBOX_REQUIRED_APPLETS[@]}"; do
-    [ -n "${have_applet[$a]:-}" ] || die "$BUSYBOX_BIN has no applet $a"
+    [ -n "${have_applet[$a]:-}" ] || die "$bin has no applet $a"
   done
   for a in "${applets[@]}"; do
     # Names include "[" and "[["; only path separators and dot names would be trouble.
@@ -190,9 +196,11 @@ EOF
   chmod 1777 "$root/tmp"
 }
 
+# check_busybox [BINARY]
 check_busybox() {
-  [ -x "$BUSYBOX_BIN" ] || die "$BUSYBOX_BIN missing (apt-get install busybox-static)"
-  "$BUSYBOX_BIN" --list >/dev/null 2>&1 || die "$BUSYBOX_BIN --list failed (need busybox-static)"
+  local bin=${1:-$BUSYBOX_BIN}
+  [ -x "$bin" ] || die "$bin missing (hack/install-deps.sh: busybox-static, hack/build-busybox.sh)"
+  "$bin" --list >/dev/null 2>&1 || die "$bin --list failed"
 }
 
 build_busybox() {
@@ -282,9 +290,9 @@ AGNHOST_HOST_TOOLS=(/bin/bash /usr/bin/curl /bin/nc.openbsd)
 build_agnhost() {
   local out stamp porter=$AGNHOST_MODDIR/test/images/agnhost/porter
   out=$(layout_dir "$AGNHOST_NAME" "$AGNHOST_TAG")
-  check_busybox
+  check_busybox "$E2E_BUSYBOX_BIN"
   stamp="agnhost=$(sha256_of "$AGNHOST_BIN")
-busybox=$(sha256_of "$BUSYBOX_BIN")
+busybox=$(sha256_of "$E2E_BUSYBOX_BIN")
 tools=$(closure_stamp "${AGNHOST_HOST_TOOLS[@]}")
 localhost.crt=$(sha256_of "$porter/localhost.crt")
 localhost.key=$(sha256_of "$porter/localhost.key")
@@ -293,7 +301,7 @@ script=$(sha256_of "$0")"
   local work=$IMAGES_DIR/.work-agnhost
   rm -rf "$work"
   local root=$work/rootfs
-  busybox_rootfs "$root"
+  busybox_rootfs "$root" "$E2E_BUSYBOX_BIN"
   # As alpine's `adduser -D user-defined-in-image`, `addgroup -g 50000 group-defined-in-image`,
   # `addgroup user-defined-in-image group-defined-in-image` (no home directory: layers here are
   # owned by root only).
@@ -323,20 +331,20 @@ script=$(sha256_of "$0")"
   printf '%s\n' "$stamp" >"$out.stamp"
 }
 
-# busybox_variant ID CONFIG_OBJECT [SETUP]: the e2e image ID as the busybox rootfs with the given
-# image config, after running the shell function SETUP ROOT on the rootfs (if named).
+# busybox_variant ID CONFIG_OBJECT [SETUP]: the e2e image ID as a busybox rootfs (upstream ash)
+# with the given image config, after running the shell function SETUP ROOT on the rootfs (if named).
 busybox_variant() {
   local id=$1 config=$2 setup=${3:-} name=${E2E_NAME[$1]} tag=${E2E_TAG[$1]} out stamp
   out=$(layout_dir "$name" "$tag")
-  check_busybox
-  stamp="busybox=$(sha256_of "$BUSYBOX_BIN")
+  check_busybox "$E2E_BUSYBOX_BIN"
+  stamp="busybox=$(sha256_of "$E2E_BUSYBOX_BIN")
 config=$config
 extra=${setup:+$($setup --stamp)}
 script=$(sha256_of "$0")"
   needs_build "$out" "$stamp" "$name:$tag" || return 0
   local work=$IMAGES_DIR/.work-$id
   rm -rf "$work"
-  busybox_rootfs "$work/rootfs"
+  busybox_rootfs "$work/rootfs" "$E2E_BUSYBOX_BIN"
   [ -z "$setup" ] || $setup "$work/rootfs"
   write_layout "$out" "$work/rootfs" "$tag" "$config"
   rm -rf "$work"
@@ -410,6 +418,7 @@ e2e_resolve
 build_pause
 build_busybox
 build_agnhost
+busybox_variant BusyBox "{\"Env\":[\"$IMAGE_PATH_ENV\"],\"Cmd\":[\"sh\"]}"
 busybox_variant NonRoot "{\"Env\":[\"$IMAGE_PATH_ENV\"],\"Cmd\":[\"sh\"],\"User\":\"1234\"}"
 busybox_variant Nonewprivs "{\"Env\":[\"$IMAGE_PATH_ENV\"],\"Cmd\":[\"nnp\"]}" nnp_setup
 build_glibc_dns
@@ -428,8 +437,7 @@ POLICY=$IMAGES_DIR/policy.json
 push_image "$PAUSE_NAME" "$PAUSE_TAG"
 push_image "$BUSYBOX_NAME" "$BUSYBOX_TAG"
 push_image "$AGNHOST_NAME" "$AGNHOST_TAG"
-push_image "$BUSYBOX_NAME" "$BUSYBOX_TAG" "${E2E_NAME[BusyBox]}" "${E2E_TAG[BusyBox]}"
 push_image "$PAUSE_NAME" "$PAUSE_TAG" "${E2E_NAME[Pause]}" "${E2E_TAG[Pause]}"
-for id in NonRoot Nonewprivs GlibcDnsTesting; do
+for id in BusyBox NonRoot Nonewprivs GlibcDnsTesting; do
   push_image "${E2E_NAME[$id]}" "${E2E_TAG[$id]}"
 done

@@ -12,8 +12,11 @@ DEBIAN_PACKAGES=(
   # local cluster
   containerd runc containernetworking-plugins docker-registry skopeo busybox-static
   iproute2 iptables openssl curl util-linux procps apache2-utils
-  # tests
-  python3
+  # tests; bash, curl and netcat-openbsd also go into the e2e suite's agnhost image, dash and
+  # hostname into its glibc-dns-testing image (hack/build-images.sh)
+  python3 bash dash hostname netcat-openbsd
+  # hack/build-busybox.sh (the e2e images' busybox, from Debian's source package)
+  gcc make libc6-dev patch bzip2 xz-utils
 )
 
 missing=()
@@ -34,7 +37,11 @@ if [ "$(printf '%s\n%s\n' "$GO_MIN_VERSION" "$gov" | sort -V | head -1)" != "$GO
   die "Go $GO_MIN_VERSION or newer is needed, found $gov"
 fi
 
-# Kube components, etcd and agnhost. Here, not in up.sh: build-images.sh runs in the cluster's
-# namespace, where the Go module proxy is out of reach, and only packs the agnhost binary.
+# Kube components, etcd, agnhost and nnp. Here, not in up.sh: build-images.sh runs in the cluster's
+# namespace, where the Go module proxy is out of reach, and only packs the binaries. The e2e suite
+# and the ginkgo CLI serve the conformance runs (hack/conformance.sh; CI runs its smoke list).
 "$HACK_DIR/build-upstream.sh" all
+"$HACK_DIR/build-upstream.sh" e2e
+"$HACK_DIR/build-upstream.sh" ginkgo
+"$HACK_DIR/build-busybox.sh"
 log "dependencies ready"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up a machine and runs every test: unit tests (also under ASan + UBSan), then the
-# end-to-end tests against a fresh local cluster, once with cubelet as the node agent and
-# once with the upstream kubelet (the same tests must pass with both).
+# end-to-end tests and the upstream conformance smoke list against a fresh local cluster, once
+# with cubelet as the node agent and once with the upstream kubelet (the same tests must pass
+# with both).
 #
 # Usage: hack/test.sh [--unit-only] [--node-agent=cubelet|upstream] [--keep-cluster]
 #   --unit-only      skip the cluster and the e2e tests
@@ -49,6 +50,10 @@ if [ "$UNIT_ONLY" = 0 ]; then
     log "e2e tests with node agent: $agent"
     if "$HACK_DIR/up.sh" --node-agent="$agent" --skip-deps; then
       ctest --test-dir "$BUILD_DIR" -L e2e --output-on-failure || failed+=("e2e-$agent")
+      # The upstream suite's conformance smoke list (hack/conformance-smoke.txt); the full
+      # [NodeConformance] run is hack/conformance.sh on its own.
+      log "conformance smoke with node agent: $agent"
+      "$HACK_DIR/conformance.sh" --smoke || failed+=("conformance-smoke-$agent")
     else
       failed+=("up-$agent")
     fi

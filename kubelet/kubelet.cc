@@ -39,6 +39,7 @@
 #include "kubelet/runtime/pod_runtime.h"
 #include "kubelet/runtime/cri_client.h"
 #include "kubelet/runtime/runtime_health.h"
+#include "kubelet/runtime/service_env.h"
 #include "kubelet/server/healthz.h"
 #include "kubelet/server/kubelet_server.h"
 #include "kubelet/volume/mount.h"
@@ -201,6 +202,10 @@ class KubeletImpl : public Kubelet {
         return client_->get("/apis/node.k8s.io/v1/runtimeclasses/" + name);
       };
       ro.getSecret = [this](const std::string& ns, const std::string& name) { return secrets_->get(ns, name); };
+      ro.serviceEnv = [this](const nlohmann::json& pod) {
+        return services_.envFor(objects::str(pod, {"metadata", "namespace"}),
+                                objects::boolean(pod, {"spec", "enableServiceLinks"}, true), pod::isStaticPod(pod));
+      };
     }
     auto mi = node::readMachineInfo();
     if (mi.ok()) ro.node.memoryCapacity = mi->memoryCapacityBytes;
@@ -391,6 +396,7 @@ class KubeletImpl : public Kubelet {
     }
     if (client_) {
       apiThreads.emplace_back([this](std::stop_token st) { status_->run(st); });
+      apiThreads.emplace_back([this](std::stop_token st) { runServiceSource(st); });
       apiThreads.emplace_back([this](std::stop_token st) { runPodSource(st); });
     }
     std::jthread pleg([this](std::stop_token st) {
@@ -598,6 +604,15 @@ class KubeletImpl : public Kubelet {
     }
   }
 
+  // All Services, for the containers' service environment variables (as upstream's service
+  // informer: every namespace, since the master service lives in default).
+  void runServiceSource(std::stop_token stop) {
+    api::Reflector r(*client_, "/api/v1/services", "",
+                     api::ReflectorHandler{[this](const std::vector<nlohmann::json>& items) { services_.replace(items); },
+                                           [this](const api::WatchEvent& ev) { services_.apply(ev.type, ev.object); }});
+    r.run(stop);
+  }
+
   void runPodSource(std::stop_token stop) {
     api::Reflector r(*client_, "/api/v1/pods", "fieldSelector=spec.nodeName%3D" + nodeName_,
                      api::ReflectorHandler{[this](const std::vector<nlohmann::json>& items) {
@@ -668,6 +683,7 @@ class KubeletImpl : public Kubelet {
   std::unique_ptr<pod::PodWorkers> workers_;
   std::unique_ptr<pod::PodDispatcher> dispatcher_;
   std::unique_ptr<volume::ObjectSource> configMaps_, secrets_;
+  runtime::ServiceStore services_;
   std::unique_ptr<volume::TokenManager> tokens_;
   std::unique_ptr<volume::VolumeManager> volumes_;
   std::atomic<bool> podSourceSynced_{false};  // the apiserver's first pod list arrived

@@ -78,3 +78,11 @@ e2e_image() {
   [[ $default == */* ]] && prefix=${default#*/}/
   printf '%s%s %s\n' "$prefix" "$name" "$version"
 }
+
+# upstream_busybox_bin: the path of the busybox hack/build-busybox.sh builds (upstream ash
+# behaviour) from the source of the installed busybox-static; empty when that is not installed.
+upstream_busybox_bin() {
+  local v
+  v=$(dpkg-query -W -f='${source:Version}' busybox-static 2>/dev/null) || return 0
+  printf '%s\n' "$CUBELET_CACHE/busybox-upstream-${v//[:~]/_}/busybox"
+}

@@ -11,5 +11,6 @@ add_library(kubelet_podconfig STATIC
   ${CMAKE_CURRENT_LIST_DIR}/pod_security.cc
   ${CMAKE_CURRENT_LIST_DIR}/pod_spec.cc
   ${CMAKE_CURRENT_LIST_DIR}/pull_secrets.cc
+  ${CMAKE_CURRENT_LIST_DIR}/service_env.cc
 )
 target_link_libraries(kubelet_podconfig PUBLIC base kubelet_objects cri_api absl::strings)

@@ -222,6 +222,8 @@ api::ObjectRef PodRuntime::podRef(const json& pod, const std::string& container)
     r.fieldPath = "spec.containers{" + container + "}";
     for (const auto& c : objects::array(pod, {"spec", "initContainers"}))
       if (str(c, {"name"}) == container) r.fieldPath = "spec.initContainers{" + container + "}";
+    for (const auto& c : objects::array(pod, {"spec", "ephemeralContainers"}))
+      if (str(c, {"name"}) == container) r.fieldPath = "spec.ephemeralContainers{" + container + "}";
   }
   return r;
 }
@@ -551,11 +553,13 @@ absl::StatusOr<std::string> PodRuntime::ensureHostsFile(const json& pod, const j
 
 absl::Status PodRuntime::startContainer(const json& pod, const json& container, const SandboxRecord& sandbox,
                                         const SandboxConfig& sandboxConfig, int32_t restartCount, Waiting* waiting,
-                                        std::optional<std::chrono::milliseconds>* retry, bool* created) {
+                                        std::optional<std::chrono::milliseconds>* retry, bool* created,
+                                        const std::string& targetContainerId) {
   const std::string name = str(container, {"name"});
   ASSIGN_OR_RETURN(v1::Image image, ensureImage(pod, container, sandboxConfig, waiting, retry));
   ContainerOptions co;
   co.restartCount = restartCount;
+  co.targetContainerId = targetContainerId;
   co.imageRef = image.id();
   // The pod's IPs as upstream hands them to a container: for a pod on the node's network
   // the node's (the runtime reports none for such a sandbox), else the sandbox's.
@@ -580,6 +584,15 @@ absl::Status PodRuntime::startContainer(const json& pod, const json& container, 
       ASSIGN_OR_RETURN(json secret, opts_.getSecret(ns, secretName));
       return volume::objectData(secret, true, "secret " + ns + "/" + secretName);
     };
+  }
+  if (opts_.serviceEnv) {
+    auto env = opts_.serviceEnv(pod);
+    if (!env.ok()) {
+      *waiting = {"CreateContainerConfigError", std::string(env.status().message())};
+      events_.record(podRef(pod, name), "Warning", "Failed", "Error: " + waiting->message);
+      return env.status();
+    }
+    co.serviceEnv = *std::move(env);
   }
   if (!opts_.podsDir.empty()) {
     auto hosts = ensureHostsFile(pod, container, podIps);
@@ -646,7 +659,7 @@ absl::Status PodRuntime::startContainer(const json& pod, const json& container, 
 
 bool PodRuntime::startInto(const json& pod, const json& container, const SandboxRecord& sandbox,
                            const SandboxConfig& sandboxConfig, int32_t restartCount, const char* waitingReason,
-                           SyncOutcome& out) {
+                           SyncOutcome& out, const std::string& targetContainerId) {
   Waiting w;
   std::optional<std::chrono::milliseconds> retry;
   bool created = false;
@@ -656,9 +669,12 @@ bool PodRuntime::startInto(const json& pod, const json& container, const Sandbox
   const char* type = metrics::kContainerTypeContainer;
   for (const auto& init : objects::array(pod, {"spec", "initContainers"}))
     if (str(init, {"name"}) == name) type = metrics::kContainerTypeInit;
+  for (const auto& ec : objects::array(pod, {"spec", "ephemeralContainers"}))
+    if (str(ec, {"name"}) == name) type = metrics::kContainerTypeEphemeral;
   auto& m = metrics::kubeletMetrics();
   m.startedContainers.with({type}).inc();
-  auto st = startContainer(pod, container, sandbox, sandboxConfig, restartCount, &w, &retry, &created);
+  auto st =
+      startContainer(pod, container, sandbox, sandboxConfig, restartCount, &w, &retry, &created, targetContainerId);
   out.changed = out.changed || created;
   if (st.ok()) return true;
   m.startedContainersErrors.with({type, w.reason.empty() ? waitingReason : w.reason}).inc();
@@ -840,6 +856,8 @@ SyncOutcome PodRuntime::sync(const json& pod, const PodRuntimeState& state) {
     current = &created;
   }
 
+  startEphemeralContainers(pod, state, *current, *sandboxConfig, out);
+
   // Init containers, in order, in this sandbox (a new sandbox runs them all again): each
   // regular one to success, one at a time; each sidecar started (its startup probe passed)
   // before the next one, and restarted whenever it exits, also once the app containers run.
@@ -982,6 +1000,30 @@ SyncOutcome PodRuntime::sync(const json& pod, const PodRuntimeState& state) {
     (void)startInto(pod, c, *current, *sandboxConfig, restartCount, "ContainerCreating", out);
   }
   return out;
+}
+
+void PodRuntime::startEphemeralContainers(const json& pod, const PodRuntimeState& state, const SandboxRecord& sandbox,
+                                          const SandboxConfig& sandboxConfig, SyncOutcome& out) {
+  // As upstream: before the init containers, so a debugger runs even while one is stuck; each
+  // once (a container of that name in any sandbox means it ran), never restarted.
+  for (const auto& ec : objects::array(pod, {"spec", "ephemeralContainers"})) {
+    const std::string name = str(ec, {"name"});
+    if (name.empty() || state.latest(name)) continue;
+    std::string targetId;
+    if (const std::string target = str(ec, {"targetContainerName"}); !target.empty()) {
+      const ContainerRecord* t = state.latest(target);
+      if (!t || t->sandboxId != sandbox.id || t->state != v1::CONTAINER_RUNNING) {
+        // Upstream fails the start when the target is not running; it is tried again with the
+        // next sync.
+        out.waiting[name] = {"CreateContainerConfigError",
+                             "target container \"" + target + "\" of ephemeral container \"" + name +
+                                 "\" is not running"};
+        continue;
+      }
+      targetId = t->id;
+    }
+    (void)startInto(pod, ec, sandbox, sandboxConfig, 0, "ContainerCreating", out, targetId);
+  }
 }
 
 std::optional<PodRuntime::ProbeKill> PodRuntime::probeKill(const json& pod, const json& container,
@@ -1373,6 +1415,15 @@ json PodRuntime::buildStatus(const json& pod, const PodRuntimeState& state, cons
 
   json st = {{"phase", phase}, {"conditions", conds}, {"containerStatuses", statuses}};
   if (!initStatuses.empty()) st["initContainerStatuses"] = initStatuses;
+  // Ephemeral containers: never ready, no probes, no effect on the phase or the conditions.
+  json ephemeralStatuses = json::array();
+  for (const auto& c : objects::array(pod, {"spec", "ephemeralContainers"})) {
+    json s = statusOf(c, false);
+    s["ready"] = false;
+    s.erase("started");
+    ephemeralStatuses.push_back(std::move(s));
+  }
+  if (!ephemeralStatuses.empty()) st["ephemeralContainerStatuses"] = std::move(ephemeralStatuses);
   auto q = qosClass(pod);
   if (q.ok()) st["qosClass"] = std::string(qosClassName(*q));
   std::string startTime = str(previous, {"startTime"});

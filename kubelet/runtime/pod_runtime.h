@@ -109,6 +109,10 @@ struct PodRuntimeOptions {
   // Reads a ConfigMap (namespace, name), for configMapKeyRef / envFrom; unset: such
   // references are a CreateContainerConfigError.
   std::function<absl::StatusOr<json>(const std::string& ns, const std::string& name)> getConfigMap;
+  // The service environment variables for a pod's containers (ServiceStore::envFor with its
+  // namespace, spec.enableServiceLinks and whether it is a static pod); an error is a
+  // CreateContainerConfigError. Unset: no service variables.
+  std::function<absl::StatusOr<std::map<std::string, std::string>>(const json& pod)> serviceEnv;
   // Reads a RuntimeClass (node.k8s.io/v1) by name, for spec.runtimeClassName; unset: pods
   // naming one wait with FailedCreatePodSandBox.
   std::function<absl::StatusOr<json>(const std::string& name)> getRuntimeClass;
@@ -210,13 +214,20 @@ class PodRuntime {
   // the pod's sync set up.
   absl::StatusOr<std::vector<ContainerMount>> volumeMounts(const json& pod, const json& container,
                                                           const ContainerOptions& co);
+  // `targetContainerId`: for an ephemeral container with targetContainerName, the running
+  // target whose PID namespace it joins.
   absl::Status startContainer(const json& pod, const json& container, const SandboxRecord& sandbox,
                               const SandboxConfig& sandboxConfig, int32_t restartCount, Waiting* waiting,
-                              std::optional<std::chrono::milliseconds>* retry, bool* created);
+                              std::optional<std::chrono::milliseconds>* retry, bool* created,
+                              const std::string& targetContainerId = "");
   // startContainer for a sync: on failure the container waits (with its own reason, else
   // `waitingReason`), and the retry time and first error go to `out`. Returns success.
   bool startInto(const json& pod, const json& container, const SandboxRecord& sandbox,
-                 const SandboxConfig& sandboxConfig, int32_t restartCount, const char* waitingReason, SyncOutcome& out);
+                 const SandboxConfig& sandboxConfig, int32_t restartCount, const char* waitingReason, SyncOutcome& out,
+                 const std::string& targetContainerId = "");
+  // Starts the ephemeral containers that never ran (they are never restarted), in the sandbox.
+  void startEphemeralContainers(const json& pod, const PodRuntimeState& state, const SandboxRecord& sandbox,
+                                const SandboxConfig& sandboxConfig, SyncOutcome& out);
   absl::Status killContainer(const json& pod, const ContainerRecord& c, int64_t grace, const std::string& why,
                              const std::string& podIp = "");
   // For a running container the prober failed (liveness or startup): the Killing message and

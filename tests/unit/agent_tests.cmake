@@ -15,6 +15,7 @@ set(_agent_tests
   pod_cgroup_config_test:kubelet_podconfig
   pod_cgroups_test:kubelet_cm
   pull_secrets_test:kubelet_podconfig
+  service_env_test:kubelet_podconfig
   pod_workers_test:kubelet_pod
   admission_test:kubelet_pod
   status_manager_test:kubelet_pod

@@ -1830,5 +1830,62 @@ TEST_F(PodRuntimeProbeTest, SidecarLivenessFailureRestartsIt) {
   EXPECT_EQ(fake().callCount("StopContainer"), 1) << "the app and the other sidecar keep running";
 }
 
+// ------------------------------------------------------------------ ephemeral containers
+
+TEST_F(PodRuntimeTest, EphemeralContainerStartsOnceInTheTargetsPidNamespaceAndIsNeverRestarted) {
+  fake().addImage("busybox:1.36");
+  json pod = makePod("Always");
+  const std::string appId = runPod(pod);
+  pod["spec"]["ephemeralContainers"] = json::array(
+      {{{"name", "debugger"}, {"image", "busybox:1.36"}, {"command", {"sh"}}, {"stdin", true}, {"tty", true},
+        {"targetContainerName", "app"}, {"imagePullPolicy", "IfNotPresent"}}});
+  auto out = syncPod(pod);
+  ASSERT_TRUE(out.error.ok()) << out.error;
+  auto req = fake().lastRequest<v1::CreateContainerRequest>("CreateContainer");
+  ASSERT_TRUE(req.has_value());
+  EXPECT_EQ(req->config().metadata().name(), "debugger");
+  EXPECT_TRUE(req->config().tty());
+  const auto& ns = req->config().linux().security_context().namespace_options();
+  EXPECT_EQ(ns.pid(), v1::TARGET);
+  EXPECT_EQ(ns.target_id(), appId);
+  EXPECT_TRUE(hasEvent("Started"));
+
+  auto st = stateOf();
+  const ContainerRecord* dbg = st.latest("debugger");
+  ASSERT_NE(dbg, nullptr);
+  EXPECT_EQ(dbg->state, v1::CONTAINER_RUNNING);
+  json status = statusOf(pod, out);
+  ASSERT_EQ(status["ephemeralContainerStatuses"].size(), 1u);
+  EXPECT_EQ(status["ephemeralContainerStatuses"][0]["name"], "debugger");
+  EXPECT_TRUE(status["ephemeralContainerStatuses"][0]["state"].contains("running"));
+  EXPECT_EQ(status["ephemeralContainerStatuses"][0]["ready"], false);
+  EXPECT_EQ(status["containerStatuses"].size(), 1u);
+  EXPECT_EQ(status["phase"], "Running");
+
+  // It exits: it stays terminated, although the pod's policy is Always.
+  ASSERT_TRUE(fake().exitContainer(dbg->id, 0));
+  const int creates = fake().callCount("CreateContainer");
+  out = syncPod(pod);
+  ASSERT_TRUE(out.error.ok()) << out.error;
+  EXPECT_EQ(fake().callCount("CreateContainer"), creates);
+  status = statusOf(pod, out);
+  EXPECT_TRUE(status["ephemeralContainerStatuses"][0]["state"].contains("terminated"));
+}
+
+TEST_F(PodRuntimeTest, EphemeralContainerWaitsWhileItsTargetIsNotRunning) {
+  fake().addImage("busybox:1.36");
+  json pod = makePod("Always");
+  runPod(pod);
+  pod["spec"]["ephemeralContainers"] = json::array(
+      {{{"name", "debugger"}, {"image", "busybox:1.36"}, {"targetContainerName", "not-started"}}});
+  const int creates = fake().callCount("CreateContainer");
+  auto out = syncPod(pod);
+  EXPECT_EQ(fake().callCount("CreateContainer"), creates);
+  ASSERT_TRUE(out.waiting.count("debugger"));
+  EXPECT_EQ(out.waiting["debugger"].reason, "CreateContainerConfigError");
+  json status = statusOf(pod, out);
+  EXPECT_EQ(status["ephemeralContainerStatuses"][0]["state"]["waiting"]["reason"], "CreateContainerConfigError");
+}
+
 }  // namespace
 }  // namespace cubelet::runtime
