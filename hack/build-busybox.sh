@@ -7,7 +7,9 @@
 # whose names are not shell identifiers (e.g. "data-1" from a ConfigMap through envFrom) and
 # passes them on to children; the upstream [Conformance] spec "ConfigMap should be consumable
 # via the environment" runs `sh -c env` in busybox and expects them. Here every Debian patch is
-# applied except that revert and the patch built on it, with Debian's static configuration.
+# applied except that revert and the patch built on it, with Debian's static configuration minus
+# "prefer applets" (in Debian's build `nc` in a shell is busybox's even where the image has
+# netcat-openbsd in PATH, as agnhost does for the UDP networking specs).
 #
 # Usage: hack/build-busybox.sh      (idempotent: nothing happens when the binary is there)
 # Needs the Debian package archive once (apt-get source, through the machine's own apt sources
@@ -24,10 +26,15 @@ OUT_DIR=$(dirname "$OUT")
 # The Debian patches left out: the revert of upstream commit 9c143ce5 and the d-i hack on top.
 SKIP_PATCHES='^(revert-9c143ce52da11ec3d21a3491c3749841d3dc10f0\.patch|temp-deb-installer-hack\.patch)$'
 
-# keeps_env BINARY: upstream behaviour, checked: a variable named data-1 reaches `sh -c env`.
-keeps_env() { env -i 'data-1=kept' "$1" sh -c env 2>/dev/null | grep -qx 'data-1=kept'; }
+# upstream_like BINARY: the official image's behaviour, checked: a variable named data-1 reaches
+# `sh -c env`, and the shell finds commands through PATH (an image's own /usr/bin/nc comes before
+# the nc applet), so with an empty PATH `cat` is not found.
+upstream_like() {
+  env -i 'data-1=kept' "$1" sh -c env 2>/dev/null | grep -qx 'data-1=kept' &&
+    ! env -i PATH=/nonexistent "$1" sh -c 'echo x | cat' >/dev/null 2>&1
+}
 
-if [ -x "$OUT" ] && keeps_env "$OUT"; then
+if [ -x "$OUT" ] && upstream_like "$OUT"; then
   log "busybox (upstream ash) $SRC_VERSION present"
   exit 0
 fi
@@ -68,12 +75,17 @@ while read -r p; do
   applied=$((applied + 1))
 done <"$tree/debian/patches/series"
 log "  applied $applied Debian patches"
-cp "$tree/debian/config/pkg/static" "$tree/.config"
+# Debian's static configuration, except that, as in the official image (defconfig), the shell
+# does not prefer its applets over programs in PATH.
+sed -e 's/^CONFIG_FEATURE_SH_STANDALONE=y$/# CONFIG_FEATURE_SH_STANDALONE is not set/' \
+  -e 's/^CONFIG_FEATURE_PREFER_APPLETS=y$/# CONFIG_FEATURE_PREFER_APPLETS is not set/' \
+  "$tree/debian/config/pkg/static" >"$tree/.config"
 (cd "$tree" && set +o pipefail && yes '' | make oldconfig >/dev/null 2>&1) || die "make oldconfig failed"
 grep -qx 'CONFIG_STATIC=y' "$tree/.config" || die "the static configuration is not static"
 (cd "$tree" && make -j"$(nproc)" busybox >"$WORK/make.log" 2>&1) ||
   { tail -n 20 "$WORK/make.log" >&2; die "busybox build failed (log $WORK/make.log)"; }
-keeps_env "$tree/busybox" || die "the built busybox still drops non-identifier environment variables"
+upstream_like "$tree/busybox" ||
+  die "the built busybox drops non-identifier environment variables or prefers its applets to PATH"
 mkdir -p "$OUT_DIR"
 cp "$tree/busybox" "$OUT.tmp"
 mv -f "$OUT.tmp" "$OUT"

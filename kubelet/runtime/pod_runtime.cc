@@ -52,10 +52,33 @@ bool hasStartupProbe(const json& container) {
   return p && p->is_object();
 }
 
-bool shouldRestart(const std::string& policy, const ContainerRecord& c) {
+bool restartFor(const std::string& policy, int64_t exitCode) {
   if (policy == "Never") return false;
-  if (policy == "OnFailure") return c.exitCode != 0;
+  if (policy == "OnFailure") return exitCode != 0;
   return true;  // Always (the default)
+}
+
+// Whether a container that exited with `exitCode` is started again (ContainerRestartRules, on by
+// default since 1.35): with a container-level restartPolicy, the first of its
+// restartPolicyRules whose exit codes match decides (Restart: yes; any other action: no), else
+// that policy; without one, the pod's policy.
+bool containerShouldRestart(const json& container, const std::string& podPolicy, int64_t exitCode) {
+  const std::string own = str(container, {"restartPolicy"});
+  if (own.empty()) return restartFor(podPolicy, exitCode);
+  for (const auto& rule : objects::array(container, {"restartPolicyRules"})) {
+    const json* codes = objects::find(rule, {"exitCodes"});
+    if (!codes || !codes->is_object()) continue;
+    bool listed = false;
+    for (const auto& v : objects::array(*codes, {"values"}))
+      if (v.is_number_integer() && v.get<int64_t>() == exitCode) listed = true;
+    const std::string op = str(*codes, {"operator"});
+    if ((op == "In" && listed) || (op == "NotIn" && !listed)) return str(rule, {"action"}) == "Restart";
+  }
+  return restartFor(own, exitCode);
+}
+
+bool shouldRestart(const json& container, const std::string& podPolicy, const ContainerRecord& c) {
+  return containerShouldRestart(container, podPolicy, c.exitCode);
 }
 
 int64_t nowNanos() {
@@ -123,8 +146,9 @@ std::string podPhase(const json& pod, const json& statuses, const json& initStat
       if (str(s, {"name"}) == name) return &s;
     return nullptr;
   };
-  // Regular init containers: pending until each terminated; a failure counts even while it
-  // waits to be retried.
+  // Regular init containers: pending until each terminated; a failure that will not be retried
+  // fails the pod.
+  const std::string podPolicy = str(pod, {"spec", "restartPolicy"}, "Always");
   int pendingInit = 0, failedInit = 0;
   for (const auto& c : objects::array(pod, {"spec", "initContainers"})) {
     if (isSidecar(c)) continue;
@@ -132,10 +156,12 @@ std::string podPhase(const json& pod, const json& statuses, const json& initStat
     if (!st || objects::find(*st, {"state", "running"})) {
       ++pendingInit;
     } else if (const json* t = objects::find(*st, {"state", "terminated"})) {
-      if (objects::integer(*t, {"exitCode"}, -1) != 0) ++failedInit;
+      const int64_t code = objects::integer(*t, {"exitCode"}, -1);
+      if (code != 0 && !containerShouldRestart(c, podPolicy, code)) ++failedInit;
     } else if (objects::find(*st, {"state", "waiting"})) {
       if (const json* last = objects::find(*st, {"lastState", "terminated"})) {
-        if (objects::integer(*last, {"exitCode"}, -1) != 0) ++failedInit;
+        const int64_t code = objects::integer(*last, {"exitCode"}, -1);
+        if (code != 0 && !containerShouldRestart(c, podPolicy, code)) ++failedInit;
       } else {
         ++pendingInit;
       }
@@ -143,7 +169,7 @@ std::string podPhase(const json& pod, const json& statuses, const json& initStat
       ++pendingInit;
     }
   }
-  int running = 0, waiting = 0, stopped = 0, succeeded = 0, unknown = 0;
+  int running = 0, waiting = 0, stopped = 0, stoppedForGood = 0, succeeded = 0, unknown = 0;
   // Sidecars: running ones count as running (and hold initialization until started); a
   // terminated one does not count at all.
   for (const auto& c : objects::array(pod, {"spec", "initContainers"})) {
@@ -167,7 +193,7 @@ std::string podPhase(const json& pod, const json& statuses, const json& initStat
       ++unknown;
     }
   }
-  if (failedInit > 0 && str(pod, {"spec", "restartPolicy"}, "Always") == "Never") return "Failed";
+  if (failedInit > 0) return "Failed";
   // Once an app container ran, a restarting sidecar does not take the pod back to Pending.
   bool anyAppStarted = false;
   for (const auto& c : objects::array(pod, {"spec", "containers"})) {
@@ -190,10 +216,13 @@ std::string podPhase(const json& pod, const json& statuses, const json& initStat
       ++running;
     } else if (const json* t = objects::find(*st, {"state", "terminated"})) {
       ++stopped;
-      if (objects::integer(*t, {"exitCode"}, -1) == 0) ++succeeded;
+      const int64_t code = objects::integer(*t, {"exitCode"}, -1);
+      if (code == 0) ++succeeded;
+      if (!containerShouldRestart(c, podPolicy, code)) ++stoppedForGood;
     } else if (objects::find(*st, {"state", "waiting"})) {
-      if (objects::find(*st, {"lastState", "terminated"})) {
+      if (const json* last = objects::find(*st, {"lastState", "terminated"})) {
         ++stopped;
+        if (!containerShouldRestart(c, podPolicy, objects::integer(*last, {"exitCode"}, -1))) ++stoppedForGood;
       } else {
         ++waiting;
       }
@@ -204,9 +233,8 @@ std::string podPhase(const json& pod, const json& statuses, const json& initStat
   if (waiting > 0) return "Pending";
   if (running > 0 && unknown == 0) return "Running";
   if (running == 0 && stopped > 0 && unknown == 0) {
-    std::string policy = str(pod, {"spec", "restartPolicy"}, "Always");
-    if (policy == "Always") return "Running";
-    if (policy == "OnFailure") return stopped == succeeded ? "Succeeded" : "Running";
+    // Some container will run again: Running; all are done for good: by their exit codes.
+    if (stopped != stoppedForGood) return "Running";
     return stopped == succeeded ? "Succeeded" : "Failed";
   }
   return "Pending";
@@ -759,12 +787,10 @@ SyncOutcome PodRuntime::sync(const json& pod, const PodRuntimeState& state) {
   }
 
   // A pod whose containers all finished for good gets no new sandbox.
-  bool done = !state.containers.empty() && policy != "Always";
-  if (done) {
-    for (const auto& c : containers) {
-      const ContainerRecord* r = state.latest(str(c, {"name"}));
-      if (!r || r->state != v1::CONTAINER_EXITED || shouldRestart(policy, *r)) done = false;
-    }
+  bool done = !state.containers.empty();
+  for (const auto& c : containers) {
+    const ContainerRecord* r = state.latest(str(c, {"name"}));
+    if (!r || r->state != v1::CONTAINER_EXITED || shouldRestart(c, policy, *r)) done = false;
   }
   if (done) {
     // The app containers are done for good: the sidecars go too, in reverse order.
@@ -915,7 +941,7 @@ SyncOutcome PodRuntime::sync(const json& pod, const PodRuntimeState& state) {
     if (inSandbox && r->state == v1::CONTAINER_EXITED) {
       // A failed regular one fails the pod with restartPolicy Never; anything else is
       // retried with the crash-loop back-off (a sidecar whatever its exit code).
-      if (!sidecar && policy == "Never") {
+      if (!sidecar && !shouldRestart(ic, policy, *r)) {
         holdApps();
         return out;
       }
@@ -987,7 +1013,7 @@ SyncOutcome PodRuntime::sync(const json& pod, const PodRuntimeState& state) {
         continue;
       }
       if (r->state == v1::CONTAINER_EXITED || !inSandbox) {
-        if (inSandbox && !shouldRestart(policy, *r)) continue;
+        if (inSandbox && !shouldRestart(c, policy, *r)) continue;
         restartCount = r->restartCount + 1;
         if (inSandbox) {
           if (auto remaining = crashLoopRemaining(pod, name, *r, &out)) {

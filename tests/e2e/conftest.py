@@ -152,6 +152,17 @@ def delete_pod(name, ns=NS):
     kubectl("delete", "pod", "-n", ns, name, "--wait=false", "--ignore-not-found", check=False)
 
 
+@pytest.fixture
+def ns():
+    """A namespace of the test's own, deleted (without waiting) afterwards."""
+    name = unique("e2e")
+    kubectl("create", "namespace", name)
+    wait_until("the namespace's default service account",
+               lambda: kubectl("get", "serviceaccount", "default", "-n", name, check=False), timeout=60)
+    yield name
+    kubectl("delete", "namespace", name, "--wait=false", "--ignore-not-found", check=False)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def cluster():
     assert (STATE / "node-agent").exists(), "the local cluster is not up: run hack/up.sh first"

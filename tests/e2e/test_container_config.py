@@ -26,8 +26,8 @@ def pod(name, container, labels=None, annotations=None, restart="Never"):
                      "nodeName": NODE_NAME, "terminationGracePeriodSeconds": 1}}
 
 
-def finished(name):
-    pod = get_pod(name)
+def finished(name, ns=NS):
+    pod = get_pod(name, ns)
     return pod if pod.get("status", {}).get("phase") in ("Succeeded", "Failed") else None
 
 
@@ -219,3 +219,56 @@ def test_sandbox_hostname_dns_and_log_directory():
         assert " stdout F to-the-log" in log.read_text()
     finally:
         delete(name)
+
+
+def test_service_environment_variables(ns):
+    """Every container gets the master service's variables; with enableServiceLinks (the default)
+    also those of each service in its namespace that has a cluster IP, Docker-link style, and
+    they take part in $(VAR) expansion. Headless services give none."""
+    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web-svc", "namespace": ns},
+           "spec": {"ports": [{"name": "http", "port": 80, "targetPort": 8080},
+                              {"name": "dns", "port": 53, "protocol": "UDP"}]}}
+    headless = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "hl", "namespace": ns},
+                "spec": {"clusterIP": "None", "ports": [{"port": 9}]}}
+    apply(svc)
+    apply(headless)
+    ip = kubectl_json("get", "service", "-n", ns, "web-svc")["spec"]["clusterIP"]
+    master = kubectl_json("get", "service", "-n", "default", "kubernetes")["spec"]
+
+    def run(name, links):
+        p = pod(name, {"command": ["sh", "-c", "env | sort > /dev/termination-log; echo \"$0\" >> /dev/termination-log",
+                                   "$(WEB_SVC_SERVICE_HOST)"]})
+        p["metadata"]["namespace"] = ns
+        if links is not None:
+            p["spec"]["enableServiceLinks"] = links
+        apply(p)
+        pod_json = wait_until(f"{name} finished", lambda: finished(name, ns), timeout=90)
+        term = pod_json["status"]["containerStatuses"][0]["state"]["terminated"]
+        assert term["exitCode"] == 0, term
+        lines = term["message"].splitlines()
+        return dict(line.split("=", 1) for line in lines[:-1] if "=" in line), lines[-1]
+
+    env, arg = run(unique("svcenv"), None)
+    https = next(p["port"] for p in master["ports"] if p["name"] == "https")
+    assert env["KUBERNETES_SERVICE_HOST"] == master["clusterIP"]
+    assert env["KUBERNETES_SERVICE_PORT"] == str(https)
+    assert env["KUBERNETES_SERVICE_PORT_HTTPS"] == str(https)
+    assert env["KUBERNETES_PORT"] == f"tcp://{master['clusterIP']}:{https}"
+    assert env["WEB_SVC_SERVICE_HOST"] == ip
+    assert env["WEB_SVC_SERVICE_PORT"] == "80"
+    assert env["WEB_SVC_SERVICE_PORT_HTTP"] == "80"
+    assert env["WEB_SVC_SERVICE_PORT_DNS"] == "53"
+    assert env["WEB_SVC_PORT"] == f"tcp://{ip}:80"
+    assert env["WEB_SVC_PORT_80_TCP"] == f"tcp://{ip}:80"
+    assert env["WEB_SVC_PORT_80_TCP_PROTO"] == "tcp"
+    assert env["WEB_SVC_PORT_80_TCP_PORT"] == "80"
+    assert env["WEB_SVC_PORT_80_TCP_ADDR"] == ip
+    assert env["WEB_SVC_PORT_53_UDP"] == f"udp://{ip}:53"
+    assert env["WEB_SVC_PORT_53_UDP_PROTO"] == "udp"
+    assert not any(k.startswith("HL_") for k in env), env
+    assert arg == ip
+
+    env, arg = run(unique("svcenv-nolinks"), False)
+    assert env["KUBERNETES_SERVICE_HOST"] == master["clusterIP"]
+    assert not any(k.startswith("WEB_SVC_") for k in env), env
+    assert arg == "$(WEB_SVC_SERVICE_HOST)"

@@ -198,17 +198,6 @@ def forbidden_body(user, verb, subresources):
     return f"Forbidden (user={user}, verb={verb}, resource=nodes, subresource(s)=[{' '.join(subresources)}])"
 
 
-@pytest.fixture
-def ns():
-    """A namespace of the test's own, deleted (without waiting) afterwards."""
-    name = unique("kapi")
-    kubectl("create", "namespace", name)
-    wait_until("the namespace's default service account",
-               lambda: kubectl("get", "serviceaccount", "default", "-n", name, check=False), timeout=60)
-    yield name
-    kubectl("delete", "namespace", name, "--wait=false", "--ignore-not-found", check=False)
-
-
 @pytest.fixture(scope="module")
 def shared_pod():
     """One long-lived, quiet pod for the stats, metrics and top tests: the metrics pipelines need

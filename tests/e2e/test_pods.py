@@ -296,3 +296,39 @@ def test_active_deadline_ends_the_pod():
         assert events, "no DeadlineExceeded event"
     finally:
         delete(name)
+
+
+def test_ephemeral_debug_container_shares_the_targets_processes_and_is_never_restarted():
+    """`kubectl debug --target`: the ephemeral container starts in the running pod, sees the
+    target container's processes, serves exec and logs, and stays terminated after it exits."""
+    name = unique("debugme")
+    apply(pod_manifest(name, "exec sleep 3600", grace=1))
+    try:
+        wait_until(f"{name} running", lambda: phase_is(name, "Running"), timeout=60)
+        kubectl("debug", "-n", NS, name, f"--image={BUSYBOX}", "--target=main", "--container=dbg",
+                "--", "sh", "-c", "echo debugger-up; sleep 15")
+
+        def dbg_status(state):
+            p = get_pod(name)
+            for s in p.get("status", {}).get("ephemeralContainerStatuses", []):
+                if s["name"] == "dbg" and state in s.get("state", {}):
+                    return s
+            return None
+        running = wait_until("the debug container running", lambda: dbg_status("running"), timeout=60)
+        assert running["restartCount"] == 0 and running["ready"] is False
+        # The target's PID namespace: its `sleep 3600` is visible from the debugger.
+        ps = kubectl("exec", "-n", NS, name, "-c", "dbg", "--", "ps", "-o", "args").stdout
+        assert "sleep 3600" in ps, ps
+        wait_until("the debug container's log", lambda: "debugger-up" in kubectl(
+            "logs", "-n", NS, name, "-c", "dbg").stdout, timeout=30)
+        done = wait_until("the debug container terminated", lambda: dbg_status("terminated"), timeout=60)
+        assert done["state"]["terminated"]["exitCode"] == 0
+        # Never restarted, whatever the pod's restartPolicy (Always here); the pod keeps running.
+        time.sleep(5)
+        again = dbg_status("terminated")
+        assert again and again["restartCount"] == 0, get_pod(name)["status"]
+        pod = get_pod(name)
+        assert pod["status"]["phase"] == "Running"
+        assert container_status(pod)["restartCount"] == 0
+    finally:
+        delete(name)

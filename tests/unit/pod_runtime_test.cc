@@ -1830,6 +1830,50 @@ TEST_F(PodRuntimeProbeTest, SidecarLivenessFailureRestartsIt) {
   EXPECT_EQ(fake().callCount("StopContainer"), 1) << "the app and the other sidecar keep running";
 }
 
+// ------------------------------------------------------------------ container restart rules
+
+TEST_F(PodRuntimeTest, ContainerLevelRestartPolicyOverridesThePods) {
+  makeRuntime(0s, 0s);
+  fake().addImage("busybox:1.36");
+  json pod = makePod("Never");
+  pod["spec"]["containers"][0]["restartPolicy"] = "Always";
+  const std::string first = runPod(pod);
+  ASSERT_TRUE(fake().exitContainer(first, 1));
+  // Exited but restartable: the pod is Running, not Failed.
+  EXPECT_EQ(statusOf(pod)["phase"], "Running");
+  auto out = syncPod(pod);
+  ASSERT_TRUE(out.error.ok()) << out.error;
+  const PodRuntimeState st = stateOf();
+  const ContainerRecord* r = st.latest("app");
+  ASSERT_NE(r, nullptr);
+  EXPECT_NE(r->id, first);
+  EXPECT_EQ(r->restartCount, 1);
+  EXPECT_EQ(r->state, v1::CONTAINER_RUNNING);
+}
+
+TEST_F(PodRuntimeTest, RestartPolicyRulesDecideByExitCode) {
+  makeRuntime(0s, 0s);
+  fake().addImage("busybox:1.36");
+  json pod = makePod("Never");
+  pod["spec"]["containers"][0]["restartPolicy"] = "Never";
+  pod["spec"]["containers"][0]["restartPolicyRules"] =
+      json::array({{{"action", "Restart"}, {"exitCodes", {{"operator", "In"}, {"values", {42}}}}}});
+  const std::string first = runPod(pod);
+  ASSERT_TRUE(fake().exitContainer(first, 42));
+  EXPECT_EQ(statusOf(pod)["phase"], "Running");
+  ASSERT_TRUE(syncPod(pod).error.ok());
+  const PodRuntimeState st = stateOf();
+  const ContainerRecord* r = st.latest("app");
+  ASSERT_NE(r, nullptr);
+  EXPECT_EQ(r->restartCount, 1);
+  // Exit 1 matches no rule: the container's own Never applies and the pod fails.
+  ASSERT_TRUE(fake().exitContainer(r->id, 1));
+  const int creates = fake().callCount("CreateContainer");
+  (void)syncPod(pod);
+  EXPECT_EQ(fake().callCount("CreateContainer"), creates);
+  EXPECT_EQ(statusOf(pod)["phase"], "Failed");
+}
+
 // ------------------------------------------------------------------ ephemeral containers
 
 TEST_F(PodRuntimeTest, EphemeralContainerStartsOnceInTheTargetsPidNamespaceAndIsNeverRestarted) {
