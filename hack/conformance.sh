@@ -94,6 +94,26 @@ else
 fi
 agent=$(cat "$CUBELET_STATE/node-agent")
 
+# A node that pulled an earlier build of a suite image under the same tag would keep using it
+# (the specs pull IfNotPresent): drop the suite's images whose digest is not the registry's.
+drop_stale_images() {
+  local ref digest want
+  local ctr=(ctr -a "$CONTAINERD_SOCK" -n k8s.io)
+  while read -r ref digest; do
+    [[ $ref == "localhost:$REGISTRY_PORT/e2e-test-images/"* || $ref == "localhost:$REGISTRY_PORT/pause:"* ]] || continue
+    [[ $ref == *@sha256:* ]] && continue
+    want=$(in_netns skopeo --policy "$CUBELET_CACHE/images/policy.json" inspect --tls-verify=false \
+      --format '{{.Digest}}' "docker://$ref" 2>/dev/null) || continue
+    if [ "$want" != "$digest" ]; then
+      log "the node has an older $ref ($digest); removing it so the specs pull $want"
+      "${ctr[@]}" images rm "$ref" >/dev/null || log "could not remove $ref from the node"
+    fi
+  done < <("${ctr[@]}" images ls 2>/dev/null | awk 'NR > 1 {print $1, $3}')
+}
+if command -v ctr >/dev/null && [ -S "$CONTAINERD_SOCK" ]; then
+  drop_stale_images
+fi
+
 report_dir=${report_dir:-$CUBELET_STATE/conformance/$agent-$(date -u +%Y%m%dT%H%M%SZ)}
 mkdir -p "$report_dir"
 report_dir=$(cd "$report_dir" && pwd)

@@ -249,7 +249,18 @@ class KubeletImpl : public Kubelet {
     podRuntime_ = std::make_unique<runtime::PodRuntime>(*cri_, events_, std::move(ro));
     status_ = std::make_unique<pod::StatusManager>(client_.get());
     pod::LifecycleOptions lo{nodeName_, kc.maxPods, [this] { return node(); }, podCgroups_.get(), nullptr, nullptr,
-                             [this] { return health_.networkError(); }, nullptr};
+                             [this] { return health_.networkError(); }, nullptr, nullptr};
+    {
+      // The safe sysctls for this kernel and the configured unsafe ones (validated with the
+      // configuration).
+      std::vector<std::string> allowed = pod::safeSysctls(mi.ok() ? mi->kernelVersion : "");
+      allowed.insert(allowed.end(), kc.allowedUnsafeSysctls.begin(), kc.allowedUnsafeSysctls.end());
+      if (auto allow = pod::SysctlAllowlist::make(allowed); allow.ok()) {
+        lo.sysctls = std::make_shared<const pod::SysctlAllowlist>(*std::move(allow));
+      } else {
+        LOG_ERROR << "sysctl allowlist: " << allow.status().message();
+      }
+    }
     // Without an apiserver the static pods are the only source, read before housekeeping.
     lo.podSourcesReady = [this] { return !client_ || podSourceSynced_.load(); };
     if (client_) {

@@ -4,6 +4,7 @@
 add_library(kubelet_objects STATIC
   ${CMAKE_CURRENT_LIST_DIR}/objects/quantity.cc
   ${CMAKE_CURRENT_LIST_DIR}/objects/duration.cc
+  ${CMAKE_CURRENT_LIST_DIR}/pod/sysctl_allowlist.cc
 )
 target_link_libraries(kubelet_objects PUBLIC base)
 

@@ -9,6 +9,7 @@
 #include "base/status_macros.h"
 #include "kubelet/config/yaml_json.h"
 #include "kubelet/objects/duration.h"
+#include "kubelet/pod/sysctl_allowlist.h"
 #include "kubelet/objects/json_access.h"
 #include "kubelet/objects/quantity.h"
 
@@ -542,6 +543,10 @@ absl::StatusOr<KubeletConfiguration> parseKubeletConfiguration(json doc, const s
                  "must be Watch, Cache or Get, got \"" + c.configMapAndSecretChangeDetectionStrategy + "\"");
   }
   RETURN_IF_ERROR(r.integer("maxPods", &c.maxPods, 1, 1 << 20));
+  RETURN_IF_ERROR(r.strList("allowedUnsafeSysctls", &c.allowedUnsafeSysctls));
+  if (auto allow = pod::SysctlAllowlist::make(c.allowedUnsafeSysctls); !allow.ok()) {
+    return r.err("allowedUnsafeSysctls", std::string(allow.status().message()));
+  }
   RETURN_IF_ERROR(r.integer("podsPerCore", &c.podsPerCore, 0, 1 << 20));
   RETURN_IF_ERROR(r.str("podCIDR", &c.podCIDR));
   RETURN_IF_ERROR(r.str("providerID", &c.providerID));

@@ -73,6 +73,8 @@ struct KubeletConfiguration {
   // (served as Watch) or Get.
   std::string configMapAndSecretChangeDetectionStrategy = "Watch";
   int maxPods = 110;
+  // Unsafe sysctls (names or "prefix*") pods may set beside the safe ones.
+  std::vector<std::string> allowedUnsafeSysctls;
   int podsPerCore = 0;
   std::string podCIDR;
   std::string providerID;

@@ -125,6 +125,10 @@ bool matchesNodeSelectorAndAffinity(const json& pod, const json& node) {
 }
 
 std::optional<Rejection> admitPod(const json& pod, const AdmissionInput& in) {
+  // The sysctl allowlist is the first admit handler upstream, before the predicates.
+  if (in.sysctls) {
+    if (auto forbidden = in.sysctls->check(pod)) return Rejection{"SysctlForbidden", *forbidden};
+  }
   // Checks preemption could not help come first. The OS: a kubernetes.io/os pod label and
   // spec.os must name this node's (the kubelet compares with its own OS, not the label).
   const std::string labelOs = str(pod, {"metadata", "labels", "kubernetes.io/os"});

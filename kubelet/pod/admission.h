@@ -12,6 +12,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "kubelet/pod/sysctl_allowlist.h"
+
 namespace cubelet::pod {
 
 struct Rejection {
@@ -27,6 +29,8 @@ struct AdmissionInput {
   int maxPods = 110;  // used when the node has no allocatable "pods"
   // Pods admitted before and still active (not Succeeded/Failed), without the new one.
   std::vector<nlohmann::json> activePods;
+  // The sysctls pods may set; null: not checked.
+  const SysctlAllowlist* sysctls = nullptr;
 };
 
 // nullopt when the pod is admitted; else the first failed check, in upstream order.

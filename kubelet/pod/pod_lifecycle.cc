@@ -89,6 +89,7 @@ std::optional<Rejection> PodLifecycle::admit(const json& pod) {
   AdmissionInput in;
   in.nodeName = opts_.nodeName;
   in.maxPods = opts_.maxPods;
+  in.sysctls = opts_.sysctls.get();
   if (opts_.node) in.node = opts_.node();
   std::lock_guard<std::mutex> lock(mu_);
   if (admitted_.count(uid)) return std::nullopt;

@@ -41,6 +41,8 @@ struct LifecycleOptions {
   // Whether every pod source delivered its pods (the apiserver's first list): orphaned pod
   // directories are removed only then. Unset: always.
   std::function<bool()> podSourcesReady;
+  // The sysctls pods may set (the safe ones and allowedUnsafeSysctls); null: not checked.
+  std::shared_ptr<const SysctlAllowlist> sysctls;
 };
 
 class PodLifecycle : public PodSyncer {

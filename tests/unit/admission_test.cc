@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 namespace cubelet::pod {
 namespace {
 
@@ -137,6 +139,75 @@ TEST(Admission, MalformedPodsNeverThrow) {
                            R"({"spec": {"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": 5}}}})"}) {
     EXPECT_NO_THROW(admitPod(json::parse(text), input({json::parse(text)}))) << text;
   }
+}
+
+// ------------------------------------------------------------------ sysctls
+
+json withSysctls(json p, const std::vector<std::string>& names) {
+  json list = json::array();
+  for (const auto& n : names) list.push_back({{"name", n}, {"value", "1"}});
+  p["spec"]["securityContext"]["sysctls"] = list;
+  return p;
+}
+
+TEST(SysctlAllowlist, NormalizesSlashesAndKnowsNamespaces) {
+  EXPECT_EQ(normalizeSysctlName("kernel/shm_rmid_forced"), "kernel.shm_rmid_forced");
+  EXPECT_EQ(normalizeSysctlName("net/ipv4/conf/eno2.100/rp_filter"), "net.ipv4.conf.eno2/100.rp_filter");
+  EXPECT_EQ(normalizeSysctlName("net.ipv4.conf.eno2/100.rp_filter"), "net.ipv4.conf.eno2/100.rp_filter");
+  EXPECT_EQ(sysctlNamespace("kernel.msgmax"), "IPC");
+  EXPECT_EQ(sysctlNamespace("net.core.somaxconn"), "Net");
+  EXPECT_EQ(sysctlNamespace("fs.mqueue.msg_max"), "IPC");
+  EXPECT_EQ(sysctlNamespace("kernel.domainname"), "UTS");
+  EXPECT_EQ(sysctlNamespace("vm.swappiness"), "");
+}
+
+TEST(SysctlAllowlist, SafeSetDependsOnTheKernel) {
+  auto old = safeSysctls("4.4.0-1-amd64");
+  EXPECT_NE(std::find(old.begin(), old.end(), "net.ipv4.ip_local_reserved_ports"), old.end());
+  EXPECT_EQ(std::find(old.begin(), old.end(), "net.ipv4.tcp_keepalive_time"), old.end());
+  EXPECT_EQ(safeSysctls("6.18.44").size(), 14u);
+  EXPECT_EQ(safeSysctls("garbage").size(), 5u);
+}
+
+TEST(SysctlAllowlist, RejectsMalformedAndNotNamespacedPatterns) {
+  auto bad = SysctlAllowlist::make({"Kernel.Shm"});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("must have at most 253 characters"), std::string::npos);
+  auto global = SysctlAllowlist::make({"vm.swappiness"});
+  ASSERT_FALSE(global.ok());
+  EXPECT_EQ(global.status().message(), "the sysctls \"vm.swappiness\" are not known to be namespaced");
+  EXPECT_TRUE(SysctlAllowlist::make({"kernel.msg*", "net.core.somaxconn"}).ok());
+}
+
+TEST(Admission, UnsafeSysctlIsSysctlForbiddenFirst) {
+  auto allow = SysctlAllowlist::make(safeSysctls("6.1.0"));
+  ASSERT_TRUE(allow.ok());
+  AdmissionInput in = input();
+  in.sysctls = &*allow;
+  EXPECT_FALSE(admitPod(withSysctls(pod("ok"), {"kernel.shm_rmid_forced", "net/ipv4/tcp_syncookies"}), in));
+  // Checked before the resources: a pod that would also not fit gets SysctlForbidden.
+  auto r = admitPod(withSysctls(pod("big", {{"cpu", "64"}}), {"kernel.msgmax"}), in);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->reason, "SysctlForbidden");
+  EXPECT_EQ(r->message, "forbidden sysctl: \"kernel.msgmax\" not allowlisted");
+}
+
+TEST(Admission, AllowedUnsafeSysctlsAndHostNamespaces) {
+  auto allow = SysctlAllowlist::make({"kernel.msg*", "net.core.somaxconn"});
+  ASSERT_TRUE(allow.ok());
+  AdmissionInput in = input();
+  in.sysctls = &*allow;
+  EXPECT_FALSE(admitPod(withSysctls(pod("a"), {"kernel.msgmax", "net.core.somaxconn"}), in));
+  json hostNet = withSysctls(pod("b"), {"net.core.somaxconn"});
+  hostNet["spec"]["hostNetwork"] = true;
+  auto r = admitPod(hostNet, in);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->message, "forbidden sysctl: \"net.core.somaxconn\" not allowed with host Net enabled");
+  json hostIpc = withSysctls(pod("c"), {"kernel.msgmnb"});
+  hostIpc["spec"]["hostIPC"] = true;
+  r = admitPod(hostIpc, in);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->message, "forbidden sysctl: \"kernel.msgmnb\" not allowed with host IPC enabled");
 }
 
 }  // namespace

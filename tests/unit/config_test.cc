@@ -278,6 +278,27 @@ TEST(ConfigTest, ContainerLogRotationFields) {
   EXPECT_LT(c->kubelet.containerLogMaxSizeBytes, 0);
 }
 
+TEST(ConfigTest, AllowedUnsafeSysctlsFromFileAndFlagAreChecked) {
+  TempFile f(
+      "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n"
+      "allowedUnsafeSysctls: [\"kernel.msg*\", \"net.core.somaxconn\"]\n");
+  auto c = loadConfig({"--config", f.path()});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->kubelet.allowedUnsafeSysctls, (std::vector<std::string>{"kernel.msg*", "net.core.somaxconn"}));
+  c = loadConfig({"--allowed-unsafe-sysctls=kernel.shm*,net.ipv4.route.min_pmtu"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->kubelet.allowedUnsafeSysctls, (std::vector<std::string>{"kernel.shm*", "net.ipv4.route.min_pmtu"}));
+
+  TempFile global(
+      "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n"
+      "allowedUnsafeSysctls: [vm.swappiness]\n");
+  c = loadConfig({"--config", global.path()});
+  ASSERT_FALSE(c.ok());
+  std::string msg(c.status().message());
+  EXPECT_NE(msg.find("allowedUnsafeSysctls"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("\"vm.swappiness\" are not known to be namespaced"), std::string::npos) << msg;
+}
+
 TEST(ConfigTest, ContainerLogRotationFieldErrorsNameTheField) {
   struct Case {
     std::string body;
