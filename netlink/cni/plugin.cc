@@ -134,6 +134,13 @@ absl::StatusOr<Plumbed> plumb(const Environment& env, const NetConf& conf, const
   enslave.masterIndex = out.bridge.ifindex;
   RETURN_IF_ERROR(host.changeLink(out.hostVeth, enslave));
   if (conf.hairpinMode) RETURN_IF_ERROR(host.setHairpin(out.hostVeth, true));
+  // An address is reused once its pod is gone: a neighbour entry the host kept for it still
+  // names the old pod's MAC, and the first packets to the new pod (a probe, say) would go
+  // there until the kernel re-resolves it (seconds). Forget it.
+  for (const IpamAllocation& a : allocs) {
+    absl::Status st = host.deleteNeighbour(out.bridge, a.address.ip());
+    if (!st.ok() && !absl::IsNotFound(st)) return st;
+  }
 
   ASSIGN_OR_RETURN(Socket pod, Socket::openIn(ns));
   ASSIGN_OR_RETURN(out.podLink, pod.linkByName(env.ifname));

@@ -624,6 +624,35 @@ TEST_F(PluginTest, OlderVersionsGetTheirFormat) {
   EXPECT_EQ(plugin("DEL", "old", pod.path(), conf("0.3.1")).exitCode, 0);
 }
 
+TEST_F(PluginTest, AddForgetsTheNodesNeighbourEntryOfAReusedAddress) {
+  netlink::NamedNetns a = newPod("a");
+  ASSERT_EQ(plugin("ADD", "a", a.path(), conf()).exitCode, 0);
+  // The next address, as a gone pod would have left it in the node's neighbour table.
+  auto planted = inNode([]() -> absl::Status {
+    auto s = netlink::Socket::open();
+    if (!s.ok()) return s.status();
+    auto br = s->linkByName("cni0");
+    if (!br.ok()) return br.status();
+    return s->addNeighbour(*br, "10.244.0.3", "02:00:00:00:00:99");
+  });
+  ASSERT_TRUE(planted.ok()) << planted;
+  netlink::NamedNetns b = newPod("b");
+  Output addB = plugin("ADD", "b", b.path(), conf());
+  ASSERT_EQ(addB.exitCode, 0) << addB.stdoutText;
+  ASSERT_EQ(json::parse(addB.stdoutText)["ips"][0]["address"], "10.244.0.3/24");
+  auto left = inNode([]() -> absl::StatusOr<bool> {
+    auto s = netlink::Socket::open();
+    if (!s.ok()) return s.status();
+    auto all = s->neighbours(AF_INET);
+    if (!all.ok()) return all.status();
+    for (const auto& n : *all)
+      if (n.ip == "10.244.0.3" && n.mac == "02:00:00:00:00:99") return true;
+    return false;
+  });
+  ASSERT_TRUE(left.ok()) << left.status();
+  EXPECT_FALSE(*left) << "the old MAC is still the node's neighbour entry for the new pod's address";
+}
+
 TEST_F(PluginTest, PodsReachEachOtherAndTheNode) {
   netlink::NamedNetns a = newPod("a");
   netlink::NamedNetns b = newPod("b");
