@@ -49,7 +49,7 @@ def summary(junit, focus, skip, listing=None):
     if listing:
         with open(listing, "w", encoding="utf-8") as f:
             for name in sorted(result):
-                f.write(f"{result[name]}\t{name}\n")
+                f.write(f"{result[name]}\t{name.removeprefix('[It] ')}\n")
     count = {s: sum(1 for v in result.values() if v == s) for s in ("passed", "failed", "skipped")}
     print(f"{count['passed']} passed, {count['failed']} failed, {count['skipped']} skipped")
 
@@ -61,7 +61,7 @@ def compare(focus, skip, label_a, junit_a, label_b, junit_b):
     print(f"| Spec | {label_a} | {label_b} |")
     print("| --- | --- | --- |")
     for name in names:
-        cell = name.replace("|", "\\|")
+        cell = name.removeprefix("[It] ").replace("|", "\\|")
         print(f"| {cell} | {a.get(name, 'not run')} | {b.get(name, 'not run')} |")
 
 
