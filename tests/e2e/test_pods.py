@@ -317,10 +317,10 @@ def test_ephemeral_debug_container_shares_the_targets_processes_and_is_never_res
         running = wait_until("the debug container running", lambda: dbg_status("running"), timeout=60)
         assert running["restartCount"] == 0 and running["ready"] is False
         # The target's PID namespace: its `sleep 3600` is visible from the debugger.
-        ps = kubectl("exec", "-n", NS, name, "-c", "dbg", "--", "ps", "-o", "args").stdout
+        ps = kubectl("exec", "-n", NS, name, "-c", "dbg", "--", "ps", "-o", "args")
         assert "sleep 3600" in ps, ps
         wait_until("the debug container's log", lambda: "debugger-up" in kubectl(
-            "logs", "-n", NS, name, "-c", "dbg").stdout, timeout=30)
+            "logs", "-n", NS, name, "-c", "dbg"), timeout=30)
         done = wait_until("the debug container terminated", lambda: dbg_status("terminated"), timeout=60)
         assert done["state"]["terminated"]["exitCode"] == 0
         # Never restarted, whatever the pod's restartPolicy (Always here); the pod keeps running.
