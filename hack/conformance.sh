@@ -5,7 +5,7 @@
 # with a KUBE_TEST_REPO_LIST file. Images the suite must not reach stay unreachable.
 #
 # Usage: hack/conformance.sh [--node-agent=cubelet|upstream] [--focus REGEX] [--skip REGEX]
-#                            [--smoke] [--parallel N] [--report-dir DIR] [--keep-cluster]
+#                            [--smoke] [--parallel N] [--report-dir DIR]
 #   --node-agent=X   (re)start the local cluster with this node agent first (default: use the
 #                    running cluster, or start one with cubelet)
 #   --focus REGEX    specs to run (default: \[NodeConformance\])
@@ -15,10 +15,9 @@
 #   --parallel N     Ginkgo processes (default 4; the specs mostly wait on pods)
 #   --report-dir DIR where the JUnit report, the suite's log and the per-spec list go
 #                    (default $CUBELET_STATE/conformance/AGENT-DATE)
-#   --keep-cluster   accepted for symmetry with hack/test.sh; the cluster is always left running
 #
-# The last line printed is "N passed, M failed, K skipped", counted from the JUnit report over
-# the selected specs. The exit status is 0 only if none failed.
+# The cluster is left running. The last line printed is "N passed, M failed, K skipped", counted
+# from the JUnit report over the selected specs. The exit status is 0 only if none failed.
 set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
 . "$HACK_DIR/lib/cluster.sh"
@@ -42,7 +41,6 @@ while [ $# -gt 0 ]; do
     --parallel=*) parallel=${1#--parallel=} ;;
     --report-dir) [ $# -ge 2 ] || die "--report-dir needs a directory"; report_dir=$2; shift ;;
     --report-dir=*) report_dir=${1#--report-dir=} ;;
-    --keep-cluster) ;;
     -h | --help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
     *) die "unknown argument: $1 (see $0 --help)" ;;
   esac
