@@ -77,10 +77,6 @@ bool containerShouldRestart(const json& container, const std::string& podPolicy,
   return restartFor(own, exitCode);
 }
 
-bool shouldRestart(const json& container, const std::string& podPolicy, const ContainerRecord& c) {
-  return containerShouldRestart(container, podPolicy, c.exitCode);
-}
-
 int64_t nowNanos() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
@@ -584,6 +580,12 @@ absl::Status PodRuntime::startContainer(const json& pod, const json& container, 
                                         std::optional<std::chrono::milliseconds>* retry, bool* created,
                                         const std::string& targetContainerId) {
   const std::string name = str(container, {"name"});
+  // The container waits with `reason`; the error is also a Failed event ("Error: ...").
+  auto fail = [&](const char* reason, const absl::Status& st) {
+    *waiting = {reason, std::string(st.message())};
+    events_.record(podRef(pod, name), "Warning", "Failed", "Error: " + waiting->message);
+    return st;
+  };
   ASSIGN_OR_RETURN(v1::Image image, ensureImage(pod, container, sandboxConfig, waiting, retry));
   ContainerOptions co;
   co.restartCount = restartCount;
@@ -615,56 +617,28 @@ absl::Status PodRuntime::startContainer(const json& pod, const json& container, 
   }
   if (opts_.serviceEnv) {
     auto env = opts_.serviceEnv(pod);
-    if (!env.ok()) {
-      *waiting = {"CreateContainerConfigError", std::string(env.status().message())};
-      events_.record(podRef(pod, name), "Warning", "Failed", "Error: " + waiting->message);
-      return env.status();
-    }
+    if (!env.ok()) return fail("CreateContainerConfigError", env.status());
     co.serviceEnv = *std::move(env);
   }
   if (!opts_.podsDir.empty()) {
     auto hosts = ensureHostsFile(pod, container, podIps);
-    if (!hosts.ok()) {
-      *waiting = {"CreateContainerConfigError", std::string(hosts.status().message())};
-      events_.record(podRef(pod, name), "Warning", "Failed", "Error: " + waiting->message);
-      return hosts.status();
-    }
+    if (!hosts.ok()) return fail("CreateContainerConfigError", hosts.status());
     co.etcHostsHostPath = *hosts;
-    if (auto mounts = volumeMounts(pod, container, co); !mounts.ok()) {
-      *waiting = {"CreateContainerConfigError", std::string(mounts.status().message())};
-      events_.record(podRef(pod, name), "Warning", "Failed", "Error: " + waiting->message);
-      return mounts.status();
-    } else {
-      co.volumeMounts = *std::move(mounts);
-    }
+    auto mounts = volumeMounts(pod, container, co);
+    if (!mounts.ok()) return fail("CreateContainerConfigError", mounts.status());
+    co.volumeMounts = *std::move(mounts);
     auto file = createTerminationMessageFile(opts_.podsDir + "/" + str(pod, {"metadata", "uid"}) + "/containers/" + name);
-    if (!file.ok()) {
-      *waiting = {"CreateContainerConfigError", std::string(file.status().message())};
-      events_.record(podRef(pod, name), "Warning", "Failed", "Error: " + waiting->message);
-      return file.status();
-    }
+    if (!file.ok()) return fail("CreateContainerConfigError", file.status());
     co.terminationMessageHostPath = *file;
   }
   auto config = makeContainerConfig(pod, container, opts_.node, co);
-  if (!config.ok()) {
-    *waiting = {"CreateContainerConfigError", std::string(config.status().message())};
-    events_.record(podRef(pod, name), "Warning", "Failed", "Error: " + waiting->message);
-    return config.status();
-  }
+  if (!config.ok()) return fail("CreateContainerConfigError", config.status());
   auto id = cri_.createContainer(sandbox.id, *config, sandboxConfig.config);
   *created = id.ok();
-  if (!id.ok()) {
-    *waiting = {"CreateContainerError", std::string(id.status().message())};
-    events_.record(podRef(pod, name), "Warning", "Failed", "Error: " + waiting->message);
-    return id.status();
-  }
+  if (!id.ok()) return fail("CreateContainerError", id.status());
   events_.record(podRef(pod, name), "Normal", "Created", "Container created");
   auto st = cri_.startContainer(*id);
-  if (!st.ok()) {
-    *waiting = {"RunContainerError", std::string(st.message())};
-    events_.record(podRef(pod, name), "Warning", "Failed", "Error: " + waiting->message);
-    return st;
-  }
+  if (!st.ok()) return fail("RunContainerError", st);
   events_.record(podRef(pod, name), "Normal", "Started", "Container started");
   if (const json* postStart = objects::find(container, {"lifecycle", "postStart"}); postStart && postStart->is_object()) {
     // As upstream: the hook runs to its end before the next container starts; a failure
@@ -790,7 +764,7 @@ SyncOutcome PodRuntime::sync(const json& pod, const PodRuntimeState& state) {
   bool done = !state.containers.empty();
   for (const auto& c : containers) {
     const ContainerRecord* r = state.latest(str(c, {"name"}));
-    if (!r || r->state != v1::CONTAINER_EXITED || shouldRestart(c, policy, *r)) done = false;
+    if (!r || r->state != v1::CONTAINER_EXITED || containerShouldRestart(c, policy, r->exitCode)) done = false;
   }
   if (done) {
     // The app containers are done for good: the sidecars go too, in reverse order.
@@ -941,7 +915,7 @@ SyncOutcome PodRuntime::sync(const json& pod, const PodRuntimeState& state) {
     if (inSandbox && r->state == v1::CONTAINER_EXITED) {
       // A failed regular one fails the pod with restartPolicy Never; anything else is
       // retried with the crash-loop back-off (a sidecar whatever its exit code).
-      if (!sidecar && !shouldRestart(ic, policy, *r)) {
+      if (!sidecar && !containerShouldRestart(ic, policy, r->exitCode)) {
         holdApps();
         return out;
       }
@@ -1013,7 +987,7 @@ SyncOutcome PodRuntime::sync(const json& pod, const PodRuntimeState& state) {
         continue;
       }
       if (r->state == v1::CONTAINER_EXITED || !inSandbox) {
-        if (inSandbox && !shouldRestart(c, policy, *r)) continue;
+        if (inSandbox && !containerShouldRestart(c, policy, r->exitCode)) continue;
         restartCount = r->restartCount + 1;
         if (inSandbox) {
           if (auto remaining = crashLoopRemaining(pod, name, *r, &out)) {
