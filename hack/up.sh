@@ -174,11 +174,23 @@ proc_start etcd "$ETCD_BIN/etcd" --name default --data-dir "$CUBELET_STATE/etcd/
   --initial-cluster default=http://127.0.0.1:2380 --listen-metrics-urls "" --log-level warn
 wait_for "etcd" 30 in_netns curl -sf http://127.0.0.1:2379/health
 
+# The audit log records the node agent's requests only (user system:node:*), one line per
+# request, for hack/bench.sh's API request counts.
+write_if_changed "$CONF/audit-policy.yaml" <<EOF2
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+- level: Metadata
+  userGroups: ["system:nodes"]
+- level: None
+EOF2
+
 # An apiserver started by an older version of this script lacks the aggregation flags that
-# metrics-server needs: restart it once.
+# metrics-server needs, or the audit log: restart it once.
 if proc_alive kube-apiserver && ! tr '\0' '\n' <"/proc/$(<"$PIDS/kube-apiserver.pid")/cmdline" |
-  grep -qx -- --enable-aggregator-routing=true; then
-  log "kube-apiserver runs without the aggregation flags: restarting it"
+  grep -qx -- --audit-policy-file="$CONF/audit-policy.yaml"; then
+  log "kube-apiserver runs without the aggregation flags or the audit log: restarting it"
   proc_stop kube-apiserver 30
 fi
 proc_start kube-apiserver "$UPSTREAM_BIN/kube-apiserver" \
@@ -199,7 +211,9 @@ proc_start kube-apiserver "$UPSTREAM_BIN/kube-apiserver" \
   --requestheader-allowed-names=front-proxy-client \
   --requestheader-username-headers=X-Remote-User --requestheader-group-headers=X-Remote-Group \
   --requestheader-extra-headers-prefix=X-Remote-Extra- \
-  --proxy-client-cert-file="$PKI/front-proxy-client.crt" --proxy-client-key-file="$PKI/front-proxy-client.key"
+  --proxy-client-cert-file="$PKI/front-proxy-client.crt" --proxy-client-key-file="$PKI/front-proxy-client.key" \
+  --audit-policy-file="$CONF/audit-policy.yaml" --audit-log-path="$LOGS/audit.log" \
+  --audit-log-maxsize=100 --audit-log-maxbackup=2
 wait_for "kube-apiserver /readyz" 90 kubectl_admin get --raw /readyz
 
 proc_start kube-controller-manager "$UPSTREAM_BIN/kube-controller-manager" \

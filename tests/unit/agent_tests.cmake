@@ -36,6 +36,7 @@ set(_agent_tests
   container_logs_test:kubelet_logs
   metrics_test:kubelet_metrics
   stats_test:kubelet_stats
+  cri_floor_test:cri_floor
 )
 foreach(_entry IN LISTS _agent_tests)
   string(REPLACE ":" ";" _parts "${_entry}")
