@@ -246,6 +246,10 @@ class KubeletImpl : public Kubelet {
       if (!logManager_) return;
       if (auto st = logManager_->clean(id); !st.ok()) LOG_WARNING << "removing the logs of container " << id << ": " << st.message();
     };
+    // Start-up phases go to the lifecycle (made below, before any pod is synced).
+    ro.onPhase = [this](const std::string& uid, const char* phase, std::chrono::steady_clock::duration d) {
+      if (lifecycle_) lifecycle_->addPhase(uid, phase, d);
+    };
     podRuntime_ = std::make_unique<runtime::PodRuntime>(*cri_, events_, std::move(ro));
     status_ = std::make_unique<pod::StatusManager>(client_.get());
     pod::LifecycleOptions lo{nodeName_, kc.maxPods, [this] { return node(); }, podCgroups_.get(), nullptr, nullptr,
@@ -278,6 +282,9 @@ class KubeletImpl : public Kubelet {
       };
     }
     lifecycle_ = std::make_unique<pod::PodLifecycle>(std::move(lo), *podRuntime_, *status_, pods_, events_);
+    status_->setOnSent([this](const std::string& uid, const nlohmann::json& status, std::chrono::steady_clock::duration waited) {
+      lifecycle_->statusSent(uid, status, waited);
+    });
     {
       stats::Dependencies sd;
       sd.runtime = cri_.get();

@@ -9,6 +9,10 @@
 namespace cubelet::metrics {
 namespace {
 
+// Steps of a start take from a millisecond to minutes (an image pull).
+const std::vector<double> kPodStartPhaseBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                   0.5,   1,      2.5,   5,    10,    30,   60,  300};
+
 const std::vector<double> kPodStartupBuckets = {0.5, 1,   2,   3,   4,   5,   6,    8,    10,   20,   30,   45,  60,
                                                 120, 180, 240, 300, 360, 480, 600, 900, 1200, 1800, 2700, 3600};
 
@@ -72,6 +76,11 @@ KubeletMetrics::KubeletMetrics()
       podWorkerStartDuration(registry.histogram(
           alpha("kubelet_pod_worker_start_duration_seconds", "Duration in seconds from kubelet seeing a pod to starting a worker."),
           defBuckets())),
+      podStartPhaseDuration(registry.histogramVec(
+          alpha("kubelet_pod_start_phase_duration_seconds",
+                "Duration in seconds of each phase of a pod's first start on this node (admission, cgroups, volumes, "
+                "sandbox, image, create, start, status_write), observed once all its containers are reported running"),
+          {"phase"}, kPodStartPhaseBuckets)),
       runtimeOperations(registry.counterVec(
           alpha("kubelet_runtime_operations_total", "Cumulative number of runtime operations by operation type."),
           {"operation_type"})),

@@ -41,6 +41,11 @@ struct KubeletMetrics {
   HistogramVec& podWorkerDuration;  // {operation_type}
   // pod_workers.go UpdatePod: from the pod update being received to its worker starting.
   Histogram& podWorkerStartDuration;
+  // Cubelet's own (no upstream counterpart): where a pod's start went, observed once per pod
+  // when the status that first reports all its containers running was written. phase =
+  // "admission", "cgroups", "volumes", "sandbox", "image", "create", "start" (summed over
+  // attempts and containers) and "status_write" (that status queued -> acknowledged).
+  HistogramVec& podStartPhaseDuration;  // {phase}
 
   // --- runtime operations (kuberuntime/instrumented_services.go) ---------------------------
   // Every CRI call; recorded by kubelet/runtime/cri_client.cc.

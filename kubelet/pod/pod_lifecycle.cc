@@ -1,5 +1,8 @@
 #include "kubelet/pod/pod_lifecycle.h"
 
+#include <iomanip>
+#include <sstream>
+
 #include "kubelet/metrics/kubelet_metrics.h"
 
 #include "base/log.h"
@@ -18,6 +21,20 @@ using objects::str;
 constexpr int kGarbageCollectEvery = 15;
 
 bool terminalPhase(const std::string& phase) { return phase == "Succeeded" || phase == "Failed"; }
+
+// Phase Running with every container status running: the pod has started.
+bool allContainersRunning(const json& status) {
+  if (str(status, {"phase"}) != "Running") return false;
+  const auto& cs = objects::array(status, {"containerStatuses"});
+  if (cs.empty()) return false;
+  for (const auto& c : cs)
+    if (objects::find(c, {"state", "running"}) == nullptr) return false;
+  return true;
+}
+
+// The order of a start, for the breakdown line.
+constexpr const char* kStartPhases[] = {"admission", "cgroups", "volumes", "sandbox",
+                                        "image",     "create",  "start",   "status_write"};
 
 // A failed mirror pod call is retried this soon (the pod is synced again).
 constexpr std::chrono::milliseconds kMirrorRetry{5000};
@@ -109,7 +126,10 @@ SyncResult PodLifecycle::syncPod(const json& pod) {
   {
     std::lock_guard<std::mutex> lock(startupMu_);
     auto& s = startups_[str(pod, {"metadata", "uid"})];
-    if (!s.firstSeen) s.firstSeen = std::chrono::steady_clock::now();
+    if (!s.firstSeen) {
+      s.firstSeen = std::chrono::steady_clock::now();
+      s.name = str(pod, {"metadata", "namespace"}) + "/" + str(pod, {"metadata", "name"});
+    }
   }
   const std::string uid = str(pod, {"metadata", "uid"});
   json previous = status_.podStatus(uid).value_or(objects::object(pod, {"status"}));
@@ -123,7 +143,10 @@ SyncResult PodLifecycle::syncPod(const json& pod) {
   auto state = rt_.state(uid);
   if (!state.ok()) return {state.status(), std::nullopt};
   if (state->containers.empty() && state->sandboxes.empty()) {
-    if (auto rejected = admit(pod)) {
+    const auto admissionStart = std::chrono::steady_clock::now();
+    std::optional<Rejection> rejected = admit(pod);
+    addPhase(uid, "admission", std::chrono::steady_clock::now() - admissionStart);
+    if (rejected) {
       events_.record({"Pod", "v1", str(pod, {"metadata", "name"}), str(pod, {"metadata", "namespace"}), uid, ""},
                      "Warning", rejected->reason, rejected->message);
       json st = {{"phase", "Failed"}, {"reason", rejected->reason}, {"message", "Pod was rejected: " + rejected->message}};
@@ -232,11 +255,7 @@ void PodLifecycle::recordStartup(const json& pod, const json& status) {
     auto& s = startups_[uid];
     if (!s.firstSeen) s.firstSeen = std::chrono::steady_clock::now();
     if (s.recorded) return;
-    if (str(status, {"phase"}) != "Running") return;
-    const auto& cs = objects::array(status, {"containerStatuses"});
-    if (cs.empty()) return;
-    for (const auto& c : cs)
-      if (objects::find(c, {"state", "running"}) == nullptr) return;
+    if (!allContainersRunning(status)) return;
     s.recorded = true;
   }
   // kubelet_pod_start_duration_seconds: from the worker's first sync of the pod;
@@ -257,6 +276,43 @@ void PodLifecycle::recordStartup(const json& pod, const json& status) {
   const double pulls = std::chrono::duration<double>(rt_.imagePullSpan(uid)).count();
   m.podStartTotalDuration.with({firstWithNetwork}).observe(total);
   m.podStartSliDuration.with({firstWithNetwork}).observe(std::max(0.0, total - pulls));
+}
+
+void PodLifecycle::addPhase(const std::string& uid, const char* phase, std::chrono::steady_clock::duration d) {
+  std::lock_guard<std::mutex> lock(startupMu_);
+  auto it = startups_.find(uid);
+  if (it == startups_.end() || it->second.phasesReported) return;  // started already: restarts are not start-up
+  it->second.phases[phase] += std::chrono::duration<double>(d).count();
+}
+
+void PodLifecycle::statusSent(const std::string& uid, const json& status, std::chrono::steady_clock::duration waited) {
+  if (!allContainersRunning(status)) return;
+  std::map<std::string, double> phases;
+  std::string name;
+  std::chrono::steady_clock::duration sinceSeen{};
+  {
+    std::lock_guard<std::mutex> lock(startupMu_);
+    auto it = startups_.find(uid);
+    if (it == startups_.end() || it->second.phasesReported) return;
+    it->second.phasesReported = true;
+    // A pod found running (e.g. after a restart of the agent) was not started here.
+    if (!it->second.phases.count("start")) return;
+    it->second.phases["status_write"] += std::chrono::duration<double>(waited).count();
+    phases = std::move(it->second.phases);
+    it->second.phases.clear();
+    name = it->second.name;
+    if (it->second.firstSeen) sinceSeen = std::chrono::steady_clock::now() - *it->second.firstSeen;
+  }
+  auto& m = metrics::kubeletMetrics();
+  std::ostringstream line;
+  for (const char* phase : kStartPhases) {
+    auto p = phases.find(phase);
+    if (p == phases.end()) continue;
+    m.podStartPhaseDuration.with({phase}).observe(p->second);
+    line << " " << phase << "=" << std::fixed << std::setprecision(1) << p->second * 1000 << "ms";
+  }
+  VLOG(4) << "pod " << name << " (" << uid << ") started:" << line.str() << "; first seen -> status written "
+          << std::chrono::duration_cast<std::chrono::milliseconds>(sinceSeen).count() << "ms";
 }
 
 void PodLifecycle::housekeeping(PodWorkers& workers) {

@@ -52,6 +52,13 @@ class PodLifecycle : public PodSyncer {
       : opts_(std::move(opts)), rt_(rt), status_(status), manager_(manager), events_(events) {}
 
   SyncResult syncPod(const json& pod) override;
+
+  // A pod's start-up breakdown (kubelet_pod_start_phase_duration_seconds and, at -v=4, one
+  // log line per pod): the runtime reports its steps (PodRuntimeOptions::onPhase), the status
+  // manager each write (StatusManager::setOnSent). The first write of a status with all
+  // containers running adds "status_write" and reports the pod's phases, once.
+  void addPhase(const std::string& uid, const char* phase, std::chrono::steady_clock::duration d);
+  void statusSent(const std::string& uid, const json& status, std::chrono::steady_clock::duration waited);
   absl::Status killPod(const json& pod, std::optional<int64_t> gracePeriodSeconds) override;
 
   // PLEG: relists the runtime every `period` and calls `changed(uid)` for pods whose
@@ -88,6 +95,9 @@ class PodLifecycle : public PodSyncer {
   struct Startup {
     std::optional<std::chrono::steady_clock::time_point> firstSeen;
     bool recorded = false;
+    std::string name;                      // namespace/name, for the breakdown line
+    std::map<std::string, double> phases;  // seconds by phase, until reported
+    bool phasesReported = false;
   };
   std::mutex startupMu_;
   std::map<std::string, Startup> startups_;     // guarded by startupMu_

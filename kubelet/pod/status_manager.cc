@@ -26,7 +26,15 @@ void StatusManager::setPodStatus(const json& pod, const json& status, const json
   }
   e.desired = status;
   if (apiUid.empty()) return;
-  if (e.desired != e.sent) markDirtyLocked(uid);
+  if (e.desired != e.sent) {
+    if (!e.dirtySince) e.dirtySince = std::chrono::steady_clock::now();
+    markDirtyLocked(uid);
+  }
+}
+
+void StatusManager::setOnSent(SentCallback cb) {
+  std::lock_guard<std::mutex> lock(mu_);
+  onSent_ = std::move(cb);
 }
 
 void StatusManager::markDirtyLocked(const std::string& uid) {
@@ -81,8 +89,18 @@ bool StatusManager::sendOne(const std::string& uid) {
     auto r = client_->patch(path + "/status", statusPatch(apiUid, e.desired), api::PatchType::kStrategicMerge);
     if (r.ok()) {
       VLOG(3) << "patched status of pod " << e.ns << "/" << e.name;
-      std::lock_guard<std::mutex> lock(mu_);
-      if (auto it = pods_.find(uid); it != pods_.end() && it->second.apiUid == apiUid) it->second.sent = e.desired;
+      SentCallback onSent;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (auto it = pods_.find(uid); it != pods_.end() && it->second.apiUid == apiUid) {
+          it->second.sent = e.desired;
+          // A newer status set meanwhile is dirty from now on.
+          it->second.dirtySince.reset();
+          if (it->second.desired != it->second.sent) it->second.dirtySince = std::chrono::steady_clock::now();
+        }
+        onSent = onSent_;
+      }
+      if (onSent && e.dirtySince) onSent(uid, e.desired, std::chrono::steady_clock::now() - *e.dirtySince);
     } else if (api::isNotFound(r.status()) || api::isConflict(r.status())) {
       // Gone, or replaced by a new pod with the same name (the UID precondition failed).
       VLOG(2) << "pod " << e.ns << "/" << e.name << " is gone; dropping its status: " << r.status().message();

@@ -8,7 +8,9 @@
 #pragma once
 
 #include <condition_variable>
+#include <chrono>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -42,6 +44,11 @@ class StatusManager {
 
   void run(std::stop_token stop);
 
+  // Called on the sender thread after each status the apiserver took, with the time from
+  // that status being set (the first set since the previous write) to its acknowledgement.
+  using SentCallback = std::function<void(const std::string& uid, const json& status, std::chrono::steady_clock::duration)>;
+  void setOnSent(SentCallback cb);
+
   // Waits until nothing is queued (tests and shutdown).
   bool flushed() const;
 
@@ -51,6 +58,7 @@ class StatusManager {
     std::string apiUid;  // the UID of the apiserver object; empty: none yet (static pod)
     json desired;
     json sent;
+    std::optional<std::chrono::steady_clock::time_point> dirtySince;  // desired != sent since
     bool deleteRequested = false;
     bool deleted = false;
   };
@@ -64,6 +72,7 @@ class StatusManager {
   std::deque<std::string> dirty_;      // guarded by mu_
   std::set<std::string> queued_;       // guarded by mu_
   int inFlight_ = 0;                   // guarded by mu_
+  SentCallback onSent_;                // guarded by mu_
 };
 
 }  // namespace cubelet::pod

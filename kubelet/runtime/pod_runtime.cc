@@ -586,7 +586,12 @@ absl::Status PodRuntime::startContainer(const json& pod, const json& container, 
     events_.record(podRef(pod, name), "Warning", "Failed", "Error: " + waiting->message);
     return st;
   };
-  ASSIGN_OR_RETURN(v1::Image image, ensureImage(pod, container, sandboxConfig, waiting, retry));
+  const auto imageStart = std::chrono::steady_clock::now();
+  absl::StatusOr<v1::Image> ensured = ensureImage(pod, container, sandboxConfig, waiting, retry);
+  phaseDone(pod, "image", imageStart);
+  if (!ensured.ok()) return ensured.status();
+  const v1::Image& image = *ensured;
+  const auto createStart = std::chrono::steady_clock::now();
   ContainerOptions co;
   co.restartCount = restartCount;
   co.targetContainerId = targetContainerId;
@@ -634,10 +639,13 @@ absl::Status PodRuntime::startContainer(const json& pod, const json& container, 
   auto config = makeContainerConfig(pod, container, opts_.node, co);
   if (!config.ok()) return fail("CreateContainerConfigError", config.status());
   auto id = cri_.createContainer(sandbox.id, *config, sandboxConfig.config);
+  phaseDone(pod, "create", createStart);
   *created = id.ok();
   if (!id.ok()) return fail("CreateContainerError", id.status());
   events_.record(podRef(pod, name), "Normal", "Created", "Container created");
+  const auto startStart = std::chrono::steady_clock::now();
   auto st = cri_.startContainer(*id);
+  phaseDone(pod, "start", startStart);
   if (!st.ok()) return fail("RunContainerError", st);
   events_.record(podRef(pod, name), "Normal", "Started", "Container started");
   if (const json* postStart = objects::find(container, {"lifecycle", "postStart"}); postStart && postStart->is_object()) {
@@ -707,6 +715,10 @@ absl::Status PodRuntime::killContainer(const json& pod, const ContainerRecord& c
   return cri_.stopContainer(c.id, std::chrono::seconds(std::max(grace, kMinimumGracePeriod)));
 }
 
+void PodRuntime::phaseDone(const json& pod, const char* phase, std::chrono::steady_clock::time_point since) const {
+  if (opts_.onPhase) opts_.onPhase(str(pod, {"metadata", "uid"}), phase, std::chrono::steady_clock::now() - since);
+}
+
 SyncOutcome PodRuntime::sync(const json& pod, const PodRuntimeState& state) {
   SyncOutcome out;
   const std::string uid = str(pod, {"metadata", "uid"});
@@ -719,7 +731,9 @@ SyncOutcome PodRuntime::sync(const json& pod, const PodRuntimeState& state) {
   if (opts_.volumes) {
     // Every volume is set up before the sandbox; until then the containers wait (each failed
     // volume has its FailedMount event and its own back-off).
+    const auto volumesStart = std::chrono::steady_clock::now();
     volume::SetUpResult vols = opts_.volumes->setUp(pod);
+    phaseDone(pod, "volumes", volumesStart);
     if (!vols.error.ok()) {
       waitAll("ContainerCreating", "");
       out.error = vols.error;
@@ -787,7 +801,9 @@ SyncOutcome PodRuntime::sync(const json& pod, const PodRuntimeState& state) {
   so.attempt = attempt;
   so.runtimeHandler = runtimeHandler;
   if (opts_.cgroupParent) {
+    const auto cgroupsStart = std::chrono::steady_clock::now();
     auto parent = opts_.cgroupParent(pod);
+    phaseDone(pod, "cgroups", cgroupsStart);
     if (!parent.ok()) {
       waitAll("ContainerCreating", "");
       out.error = absl::Status(parent.status().code(), "failed to ensure that the pod " + podDescription(pod) +
@@ -836,6 +852,7 @@ SyncOutcome PodRuntime::sync(const json& pod, const PodRuntimeState& state) {
     }
     for (const auto& e : sandboxConfig->events) events_.record(podRef(pod), "Warning", e.reason, e.message);
     metrics::kubeletMetrics().startedPods.inc();
+    const auto sandboxStart = std::chrono::steady_clock::now();
     auto id = cri_.runPodSandbox(sandboxConfig->config, sandboxConfig->runtimeHandler);
     if (!id.ok()) {
       metrics::kubeletMetrics().startedPodsErrors.inc();
@@ -853,6 +870,7 @@ SyncOutcome PodRuntime::sync(const json& pod, const PodRuntimeState& state) {
       if (!net.ip().empty()) created.ips.push_back(net.ip());
       for (const auto& ip : net.additional_ips()) created.ips.push_back(ip.ip());
     }
+    phaseDone(pod, "sandbox", sandboxStart);
     current = &created;
   }
 
