@@ -1,7 +1,8 @@
 // PodLifecycle's gate on the pod network, against the fake CRI runtime: while the runtime
 // reports NetworkReady=false, a pod that needs the pod network is not started (its status is
 // written, a NetworkNotReady event recorded, and it is tried again after a second), while a
-// hostNetwork pod runs, as the upstream kubelet does.
+// hostNetwork pod runs, as the upstream kubelet does. And the start-up breakdown: the phases
+// of a pod's first start reported once, when its running status is written.
 #include "kubelet/pod/pod_lifecycle.h"
 
 #include <gtest/gtest.h>
@@ -9,9 +10,11 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <thread>
 
+#include "kubelet/metrics/kubelet_metrics.h"
 #include "kubelet/pod/pod_manager.h"
 #include "kubelet/pod/status_manager.h"
 #include "kubelet/runtime/pod_runtime.h"
@@ -42,6 +45,9 @@ class PodLifecycleNetworkTest : public ::testing::Test {
     server_->service().addImage("busybox:1.36");
     runtime::PodRuntimeOptions o;
     o.node.nodeIps = {"192.168.1.10"};
+    o.onPhase = [this](const std::string& uid, const char* phase, std::chrono::steady_clock::duration d) {
+      if (lifecycle_) lifecycle_->addPhase(uid, phase, d);
+    };
     runtime_ = std::make_unique<runtime::PodRuntime>(*cri_, events_.recorder(), std::move(o));
     LifecycleOptions lo;
     lo.nodeName = "node1";
@@ -51,6 +57,9 @@ class PodLifecycleNetworkTest : public ::testing::Test {
       return networkError_;
     };
     lifecycle_ = std::make_unique<PodLifecycle>(std::move(lo), *runtime_, status_, manager_, events_.recorder());
+  }
+  static uint64_t phaseCount(const char* phase) {
+    return metrics::kubeletMetrics().podStartPhaseDuration.with({phase}).count();
   }
   void TearDown() override {
     lifecycle_.reset();
@@ -117,6 +126,50 @@ TEST_F(PodLifecycleNetworkTest, HostNetworkPodsRunRegardless) {
   SyncResult r = lifecycle_->syncPod(makePod("u2", true));
   EXPECT_TRUE(r.status.ok()) << r.status;
   EXPECT_EQ(sandboxesStarted(), 1);
+}
+
+TEST_F(PodLifecycleNetworkTest, StartUpPhasesAreReportedOnceWhenTheRunningStatusIsWritten) {
+  const std::vector<const char*> measured = {"admission", "sandbox", "image", "create", "start", "status_write"};
+  std::map<std::string, uint64_t> before;
+  for (const char* p : measured) before[p] = phaseCount(p);
+  const uint64_t cgroupsBefore = phaseCount("cgroups");
+
+  SyncResult r = lifecycle_->syncPod(makePod("u3", false));
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  auto status = status_.podStatus("u3");
+  ASSERT_TRUE(status.has_value());
+  ASSERT_EQ((*status)["phase"], "Running");
+  // Nothing is reported until that status is written.
+  for (const char* p : measured) EXPECT_EQ(phaseCount(p), before[p]) << p;
+
+  lifecycle_->statusSent("u3", json{{"phase", "Pending"}}, 1ms);  // not the running one
+  for (const char* p : measured) EXPECT_EQ(phaseCount(p), before[p]) << p;
+  const double writeSumBefore = metrics::kubeletMetrics().podStartPhaseDuration.with({"status_write"}).sum();
+  lifecycle_->statusSent("u3", *status, 7ms);
+  for (const char* p : measured) EXPECT_EQ(phaseCount(p), before[p] + 1) << p;
+  EXPECT_NEAR(metrics::kubeletMetrics().podStartPhaseDuration.with({"status_write"}).sum() - writeSumBefore, 0.007, 1e-9);
+  EXPECT_EQ(phaseCount("cgroups"), cgroupsBefore) << "no pod cgroups in this test";
+
+  // Once only: a later write, or a later sync of the running pod, reports nothing more.
+  lifecycle_->statusSent("u3", *status, 7ms);
+  lifecycle_->addPhase("u3", "start", 5ms);
+  for (const char* p : measured) EXPECT_EQ(phaseCount(p), before[p] + 1) << p;
+}
+
+TEST_F(PodLifecycleNetworkTest, APodFoundRunningReportsNoStartUp) {
+  ASSERT_TRUE(lifecycle_->syncPod(makePod("u4", false)).status.ok());
+  // The agent restarts: a new lifecycle finds the pod running and starts nothing.
+  LifecycleOptions lo;
+  lo.nodeName = "node1";
+  lo.node = [] { return json::object(); };
+  lifecycle_ = std::make_unique<PodLifecycle>(std::move(lo), *runtime_, status_, manager_, events_.recorder());
+  ASSERT_TRUE(lifecycle_->syncPod(makePod("u4", false)).status.ok());
+  const uint64_t before = phaseCount("status_write");
+  auto status = status_.podStatus("u4");
+  ASSERT_TRUE(status.has_value());
+  ASSERT_EQ((*status)["phase"], "Running");
+  lifecycle_->statusSent("u4", *status, 3ms);
+  EXPECT_EQ(phaseCount("status_write"), before);
 }
 
 }  // namespace

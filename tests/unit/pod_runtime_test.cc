@@ -216,6 +216,28 @@ TEST_F(PodRuntimeTest, NewPodGetsSandboxImageAndRunningContainer) {
   EXPECT_EQ(fake().callCount("CreateContainer"), 0);
 }
 
+TEST_F(PodRuntimeTest, EachStartUpStepIsReportedWithItsDuration) {
+  std::vector<std::pair<std::string, std::string>> phases;  // (uid, phase)
+  std::mutex mu;
+  configure_ = [&](PodRuntimeOptions& o) {
+    o.cgroupParent = [](const json&) -> absl::StatusOr<std::string> { return std::string("/kubepods/podx"); };
+    o.onPhase = [&](const std::string& uid, const char* phase, std::chrono::steady_clock::duration d) {
+      EXPECT_GE(d.count(), 0);
+      std::lock_guard lock(mu);
+      phases.emplace_back(uid, phase);
+    };
+  };
+  makeRuntime(std::chrono::seconds(10), std::chrono::seconds(300));
+  fake().addImage("busybox:1.36");
+  fake().setDelay("RunPodSandbox", std::chrono::milliseconds(20));
+  auto out = syncPod(makePod("Always"));
+  ASSERT_TRUE(out.error.ok()) << out.error;
+  std::lock_guard lock(mu);
+  std::vector<std::pair<std::string, std::string>> want = {
+      {kUid, "cgroups"}, {kUid, "sandbox"}, {kUid, "image"}, {kUid, "create"}, {kUid, "start"}};
+  EXPECT_EQ(phases, want);
+}
+
 TEST_F(PodRuntimeTest, ConditionTransitionTimesAndStartTimeCarryOver) {
   fake().addImage("busybox:1.36");
   json pod = makePod("Always");

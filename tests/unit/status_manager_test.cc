@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <mutex>
 #include <thread>
+#include <vector>
 
 namespace cubelet::pod {
 namespace {
@@ -102,6 +104,31 @@ TEST_F(StatusManagerTest, CoalescesAndSendsOnlyChanges) {
   sm_->setPodStatus(pod("u1"), {{"phase", "Succeeded"}});
   ASSERT_TRUE(eventually([&] { return fake_.patches().size() == 2; }));
   EXPECT_EQ(sm_->podStatus("u1").value()["phase"], "Succeeded");
+}
+
+TEST_F(StatusManagerTest, TellsEachAcknowledgedStatusWithTheTimeSinceItWasSet) {
+  std::mutex mu;
+  std::vector<std::pair<std::string, json>> sent;
+  std::vector<std::chrono::steady_clock::duration> waits;
+  sm_->setOnSent([&](const std::string& uid, const json& status, std::chrono::steady_clock::duration waited) {
+    std::lock_guard lock(mu);
+    sent.emplace_back(uid, status);
+    waits.push_back(waited);
+  });
+  const auto before = std::chrono::steady_clock::now();
+  sm_->setPodStatus(pod("u1"), {{"phase", "Pending"}});
+  std::this_thread::sleep_for(30ms);  // queued before the sender runs
+  sm_->setPodStatus(pod("u1"), {{"phase", "Running"}});
+  startSender();
+  ASSERT_TRUE(eventually([&] { return sm_->flushed() && fake_.patches().size() == 1; }));
+  const auto bound = std::chrono::steady_clock::now() - before;
+  std::lock_guard lock(mu);
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].first, "u1");
+  EXPECT_EQ(sent[0].second, json({{"phase", "Running"}}));
+  // Counted from the first status set since the last write, not from the newest one.
+  EXPECT_GE(waits[0], 30ms);
+  EXPECT_LE(waits[0], bound);
 }
 
 TEST_F(StatusManagerTest, FinalDeleteWithGraceZeroAndUidPrecondition) {
