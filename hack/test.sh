@@ -2,7 +2,7 @@
 # Sets up a machine and runs every test: unit tests (also under ASan + UBSan), then the
 # end-to-end tests and the upstream conformance smoke list against a fresh local cluster, once
 # with cubelet as the node agent and once with the upstream kubelet (the same tests must pass
-# with both).
+# with both), and a quick run of hack/bench.sh.
 #
 # Usage: hack/test.sh [--unit-only] [--node-agent=cubelet|upstream] [--keep-cluster]
 #   --unit-only      skip the cluster and the e2e tests
@@ -19,7 +19,7 @@ for arg in "$@"; do
     --unit-only) UNIT_ONLY=1 ;;
     --keep-cluster) KEEP=1 ;;
     --node-agent=cubelet | --node-agent=upstream) AGENTS=("${arg#--node-agent=}") ;;
-    -h | --help) sed -n '2,10s/^# \{0,1\}//p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,11s/^# \{0,1\}//p' "$0"; exit 0 ;;
     *) die "unknown argument: $arg" ;;
   esac
 done
@@ -58,6 +58,12 @@ if [ "$UNIT_ONLY" = 0 ]; then
       failed+=("up-$agent")
     fi
   done
+  if [ ${#AGENTS[@]} = 2 ]; then
+    # The benchmark works end to end with both agents (a short run; its figures are printed,
+    # never judged: hack/bench.sh alone gives the real ones).
+    log "benchmark, quick run"
+    "$HACK_DIR/bench.sh" --quick || failed+=("bench-quick")
+  fi
   [ "$KEEP" = 1 ] || "$HACK_DIR/down.sh"
 fi
 

@@ -62,6 +62,10 @@ absl::Status statusFromResponse(int http, const std::string& body, const std::st
                       what + ": " + std::to_string(http) + (reason.empty() ? "" : " " + reason) + ": " + message);
 }
 
+void dropManagedFields(json& object) {
+  if (auto meta = object.find("metadata"); meta != object.end() && meta->is_object()) meta->erase("managedFields");
+}
+
 absl::StatusOr<WatchEvent> decodeWatchEvent(std::string_view line) {
   auto j = json::parse(line, nullptr, false);
   if (!j.is_object() || !j.contains("type") || !j["type"].is_string() || !j.contains("object") ||
@@ -69,6 +73,7 @@ absl::StatusOr<WatchEvent> decodeWatchEvent(std::string_view line) {
     return absl::InvalidArgumentError("malformed watch event: " + std::string(line.substr(0, 200)));
   }
   WatchEvent ev{j["type"].get<std::string>(), std::move(j["object"])};
+  dropManagedFields(ev.object);
   if (ev.type == "ERROR") {
     int code = static_cast<int>(objects::integer(ev.object, {"code"}, 500));
     return statusFromResponse(code, ev.object.dump(), "watch");

@@ -44,7 +44,11 @@ struct WatchEvent {
   json object;
 };
 
-// Decodes one line of a watch stream. An ERROR event carrying a Status is returned as the
+// Removes metadata.managedFields (server-side apply bookkeeping, often the biggest part of an
+// object, which nothing on a node reads): watched and listed objects are kept without it.
+void dropManagedFields(json& object);
+
+// Decodes one line of a watch stream (the object without managedFields). An ERROR event carrying a Status is returned as the
 // matching error (410 -> OutOfRange); malformed lines are InvalidArgument.
 absl::StatusOr<WatchEvent> decodeWatchEvent(std::string_view line);
 

@@ -41,8 +41,12 @@ absl::StatusOr<std::string> Reflector::list() {
   auto res = client_.get(path);
   if (!res.ok()) return res.status();
   std::vector<json> items;
-  for (const auto& it : objects::array(*res, {"items"})) {
-    if (it.is_object()) items.push_back(it);
+  if (auto list = res->find("items"); list != res->end() && list->is_array()) {
+    for (auto& it : *list) {
+      if (!it.is_object()) continue;
+      dropManagedFields(it);
+      items.push_back(std::move(it));
+    }
   }
   std::string rv = objects::str(*res, {"metadata", "resourceVersion"});
   if (handler_.onReplace) handler_.onReplace(items);

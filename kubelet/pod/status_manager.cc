@@ -145,6 +145,13 @@ void StatusManager::run(std::stop_token stop) {
       uid = dirty_.front();
       dirty_.pop_front();
       queued_.erase(uid);
+      if (sending_.count(uid)) {
+        // Another sender has this pod's previous status on the wire: this one goes after it,
+        // so the apiserver never sees a pod's statuses out of order.
+        resend_.insert(uid);
+        continue;
+      }
+      sending_.insert(uid);
       ++inFlight_;
     }
     bool ok = sendOne(uid);
@@ -152,6 +159,8 @@ void StatusManager::run(std::stop_token stop) {
     {
       std::lock_guard<std::mutex> lock(mu_);
       --inFlight_;
+      sending_.erase(uid);
+      if (resend_.erase(uid)) markDirtyLocked(uid);
       alone = dirty_.size() == 1;
     }
     // A failed send is retried after a pause when nothing else waits, not in a tight loop.

@@ -4,7 +4,8 @@
 // others such as PodScheduled survive). Also performs the final DELETE (grace 0, UID
 // precondition) of pods whose termination the agent finished.
 //
-// Thread-safe; run() is the single sender thread.
+// Thread-safe; run() is a sender thread, and several may run: each pod's statuses still go
+// out one at a time, in order.
 #pragma once
 
 #include <condition_variable>
@@ -71,6 +72,8 @@ class StatusManager {
   std::map<std::string, Entry> pods_;  // guarded by mu_
   std::deque<std::string> dirty_;      // guarded by mu_
   std::set<std::string> queued_;       // guarded by mu_
+  std::set<std::string> sending_;      // guarded by mu_: on the wire now
+  std::set<std::string> resend_;       // guarded by mu_: dirtied again while on the wire
   int inFlight_ = 0;                   // guarded by mu_
   SentCallback onSent_;                // guarded by mu_
 };

@@ -10,7 +10,9 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <sstream>
+#include <vector>
 
 #include "base/fd.h"
 #include "base/status_macros.h"
@@ -43,22 +45,17 @@ absl::StatusOr<std::string> readAll(const std::string& path) {
   return ss.str();
 }
 
-// Writes `content` to dir/.<name>.tmp-<pid>, fsyncs it and renames it to dir/name.
-absl::Status replaceFile(const std::string& dir, const std::string& name, const std::string& content, mode_t mode) {
+// Writes dir/.<name>.tmp-<pid> with `fill` (given the open descriptor), fsyncs it and renames
+// it to dir/name.
+absl::Status replaceFileWith(const std::string& dir, const std::string& name, mode_t mode,
+                             const std::function<absl::Status(int fd, const std::string& tmp)>& fill) {
   std::string tmp = dir + "/." + name + ".tmp-" + std::to_string(::getpid());
   std::string target = dir + "/" + name;
   Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
   if (!fd.valid()) return errnoError("create " + tmp, errno);
-  size_t done = 0;
-  while (done < content.size()) {
-    ssize_t w = ::write(fd.get(), content.data() + done, content.size() - done);
-    if (w < 0 && errno == EINTR) continue;
-    if (w < 0) {
-      int e = errno;
-      ::unlink(tmp.c_str());
-      return errnoError("write " + tmp, e);
-    }
-    done += static_cast<size_t>(w);
+  if (absl::Status st = fill(fd.get(), tmp); !st.ok()) {
+    ::unlink(tmp.c_str());
+    return st;
   }
   if (::fchmod(fd.get(), mode) != 0 || ::fsync(fd.get()) != 0) {
     int e = errno;
@@ -74,6 +71,55 @@ absl::Status replaceFile(const std::string& dir, const std::string& name, const 
   Fd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dfd.valid()) ::fsync(dfd.get());
   return absl::OkStatus();
+}
+
+absl::Status writeAll(int fd, const char* data, size_t size, const std::string& what) {
+  for (size_t done = 0; done < size;) {
+    ssize_t w = ::write(fd, data + done, size - done);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) return errnoError("write " + what, errno);
+    done += static_cast<size_t>(w);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status replaceFile(const std::string& dir, const std::string& name, const std::string& content, mode_t mode) {
+  return replaceFileWith(dir, name, mode, [&](int fd, const std::string& tmp) {
+    return writeAll(fd, content.data(), content.size(), tmp);
+  });
+}
+
+// The plugin binary is tens of megabytes: it is compared and copied in blocks, never held
+// in memory whole (a one-off allocation that size would stay in the agent's heap).
+constexpr size_t kBlock = 1 << 16;
+
+// True when both files can be read and hold the same bytes.
+bool sameContent(const std::string& a, const std::string& b) {
+  std::ifstream fa(a, std::ios::binary), fb(b, std::ios::binary);
+  if (!fa || !fb) return false;
+  std::vector<char> ba(kBlock), bb(kBlock);
+  while (true) {
+    fa.read(ba.data(), kBlock);
+    fb.read(bb.data(), kBlock);
+    if (fa.gcount() != fb.gcount()) return false;
+    if (fa.gcount() == 0) return fa.eof() && fb.eof();
+    if (std::memcmp(ba.data(), bb.data(), static_cast<size_t>(fa.gcount())) != 0) return false;
+  }
+}
+
+absl::Status copyInto(const std::string& dir, const std::string& name, const std::string& src, mode_t mode) {
+  Fd in(::open(src.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!in.valid()) return absl::NotFoundError("read " + src + ": " + std::strerror(errno));
+  return replaceFileWith(dir, name, mode, [&](int fd, const std::string& tmp) -> absl::Status {
+    std::vector<char> buf(kBlock);
+    while (true) {
+      ssize_t r = ::read(in.get(), buf.data(), buf.size());
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) return errnoError("read " + src, errno);
+      if (r == 0) return absl::OkStatus();
+      RETURN_IF_ERROR(writeAll(fd, buf.data(), static_cast<size_t>(r), tmp));
+    }
+  });
 }
 
 bool isNetworkConfigName(const std::string& name) {
@@ -127,14 +173,13 @@ absl::StatusOr<bool> writeConflist(const std::string& confDir, const NetworkSett
 }
 
 absl::StatusOr<std::vector<std::string>> installPlugin(const std::string& plugin, const std::string& binDir) {
-  absl::StatusOr<std::string> binary = readAll(plugin);
-  if (!binary.ok()) return absl::NotFoundError("the cubelet-cni plugin binary: " + std::string(binary.status().message()));
+  if (::access(plugin.c_str(), R_OK) != 0) {
+    return absl::NotFoundError("the cubelet-cni plugin binary: read " + plugin + ": " + std::strerror(errno));
+  }
   RETURN_IF_ERROR(mkdirs(binDir, 0755));
   std::vector<std::string> installed;
-  std::string target = binDir + "/cubelet-cni";
-  absl::StatusOr<std::string> current = readAll(target);
-  if (!current.ok() || *current != *binary) {
-    RETURN_IF_ERROR(replaceFile(binDir, "cubelet-cni", *binary, 0755));
+  if (!sameContent(plugin, binDir + "/cubelet-cni")) {
+    RETURN_IF_ERROR(copyInto(binDir, "cubelet-cni", plugin, 0755));
     installed.push_back("cubelet-cni");
   }
   // loopback: a symlink to cubelet-cni (which serves both types), so it follows every

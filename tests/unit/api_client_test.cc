@@ -35,6 +35,17 @@ TEST(WatchDecodeTest, Events) {
   EXPECT_FALSE(decodeWatchEvent(R"({"type":"WEIRD","object":{}})").ok());
 }
 
+TEST(WatchDecodeTest, ObjectsAreKeptWithoutManagedFields) {
+  auto ev = decodeWatchEvent(
+      R"({"type":"MODIFIED","object":{"kind":"Pod","metadata":{"name":"p","managedFields":[{"manager":"kubectl"}]},"spec":{}}})");
+  ASSERT_TRUE(ev.ok()) << ev.status();
+  EXPECT_FALSE(ev->object["metadata"].contains("managedFields"));
+  EXPECT_EQ(ev->object["metadata"]["name"], "p");
+  json odd = {{"metadata", "not an object"}};
+  dropManagedFields(odd);  // left alone
+  EXPECT_EQ(odd["metadata"], "not an object");
+}
+
 TEST(WatchDecodeTest, LineSplitterHandlesArbitraryChunks) {
   LineSplitter s;
   std::vector<std::string> lines;

@@ -688,6 +688,9 @@ TEST_F(ServerTest, RequestsAreCountedInTheKubeletHttpMetrics) {
   EXPECT_EQ(request(get("/configz")).first, 200);
   EXPECT_EQ(request(get("/configz")).first, 200);
   EXPECT_EQ(m.httpRequests.with(labels).value(), before + 2);
+  // The server leaves the in-flight count just after the response is on the wire.
+  for (int i = 0; i < 200 && m.httpInflightRequests.with(labels).value() != 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   EXPECT_EQ(m.httpInflightRequests.with(labels).value(), 0);
   const std::string text = m.registry.render();
   EXPECT_NE(text.find("kubelet_http_requests_total{long_running=\"false\",method=\"GET\",path=\"configz\","

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <atomic>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -18,9 +19,13 @@ class FakePods {
  public:
   FakePods() {
     srv_.Patch(R"(/api/v1/namespaces/([^/]+)/pods/([^/]+)/status)", [this](const httplib::Request& req, httplib::Response& res) {
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        patches_.push_back(json::parse(req.body));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(delayMs_.load()));
       std::lock_guard<std::mutex> l(mu_);
       EXPECT_EQ(req.get_header_value("Content-Type"), "application/strategic-merge-patch+json");
-      patches_.push_back(json::parse(req.body));
       if (gone_) {
         res.status = 404;
         res.set_content(R"({"kind":"Status","reason":"NotFound","message":"pods \"p\" not found"})", "application/json");
@@ -51,6 +56,7 @@ class FakePods {
     return deletes_;
   }
   bool gone_ = false;
+  std::atomic<int> delayMs_{0};  // each PATCH answers this late
 
  private:
   std::mutex mu_;
@@ -129,6 +135,24 @@ TEST_F(StatusManagerTest, TellsEachAcknowledgedStatusWithTheTimeSinceItWasSet) {
   // Counted from the first status set since the last write, not from the newest one.
   EXPECT_GE(waits[0], 30ms);
   EXPECT_LE(waits[0], bound);
+}
+
+TEST_F(StatusManagerTest, SeveralSendersShareTheQueueButSendEachPodsStatusesInOrder) {
+  fake_.delayMs_ = 100;
+  std::vector<std::jthread> senders;
+  for (int i = 0; i < 3; ++i) senders.emplace_back([this](std::stop_token st) { sm_->run(st); });
+  sm_->setPodStatus(pod("u1"), {{"phase", "Pending"}});
+  ASSERT_TRUE(eventually([&] { return fake_.patches().size() == 1; }));  // u1's first is on the wire
+  sm_->setPodStatus(pod("u1"), {{"phase", "Running"}});
+  sm_->setPodStatus(pod("u2"), {{"phase", "Running"}});
+  ASSERT_TRUE(eventually([&] { return sm_->flushed() && fake_.patches().size() == 3; }));
+  auto p = fake_.patches();
+  // u2 went out on another sender while u1's first status was still on the wire; u1's second
+  // waited for its first.
+  EXPECT_EQ(p[0], statusPatch("u1", {{"phase", "Pending"}}));
+  EXPECT_EQ(p[1], statusPatch("u2", {{"phase", "Running"}}));
+  EXPECT_EQ(p[2], statusPatch("u1", {{"phase", "Running"}}));
+  for (auto& t : senders) t.request_stop();
 }
 
 TEST_F(StatusManagerTest, FinalDeleteWithGraceZeroAndUidPrecondition) {
