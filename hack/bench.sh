@@ -18,6 +18,7 @@
 # Usage: hack/bench.sh [--rounds N] [--single N] [--bursts 30,100] [--cpu-window S]
 #                      [--settle S] [--report-dir DIR] [--quick]
 #   --quick: one round, 3 single pods, a burst of 5, 5 s windows (checks that it all works).
+#   --agents cubelet --no-floor: one agent, no floor (for trying a change; no ratios then).
 # Leaves the cluster running with cubelet. Raw figures: DIR/results.json, table: DIR/table.md
 # (default DIR $CUBELET_STATE/bench/<date>).
 set -euo pipefail
@@ -28,10 +29,11 @@ REPORT_DIR=$CUBELET_STATE/bench/$(date +%Y%m%d-%H%M%S)
 PASS=()
 while [ $# -gt 0 ]; do
   case $1 in
-    --rounds | --single | --bursts | --cpu-window | --settle) PASS+=("$1" "${2:?$1 needs a value}"); shift 2 ;;
+    --rounds | --single | --bursts | --cpu-window | --settle | --agents) PASS+=("$1" "${2:?$1 needs a value}"); shift 2 ;;
+    --no-floor) PASS+=("$1"); shift ;;
     --report-dir) REPORT_DIR=${2:?--report-dir needs a value}; shift 2 ;;
     --quick) PASS+=(--rounds 1 --single 3 --bursts 5 --api-burst 5 --cpu-window 5 --settle 2); shift ;;
-    -h | --help) sed -n '2,23s/^# \{0,1\}//p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,24s/^# \{0,1\}//p' "$0"; exit 0 ;;
     *) die "unknown argument: $1 (see $0 --help)" ;;
   esac
 done

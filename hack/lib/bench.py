@@ -318,6 +318,8 @@ class Bench:
 
     # ---- scenarios -----------------------------------------------------------------------
     def round(self, agent, r):
+        # Every round starts the agent afresh: no agent carries the heap of an earlier round.
+        self.stop_agent()
         self.switch(agent)
         watch = PodWatch(self.api)
         try:
@@ -409,12 +411,13 @@ class Bench:
 
     def run(self):
         self.prepare()
-        order = ["cubelet", "upstream"]
+        order = self.a.agents
         for r in range(self.a.rounds):
             for agent in (order if r % 2 == 0 else order[::-1]):
                 log(f"round {r + 1}/{self.a.rounds}: {agent}")
                 self.round(agent, r)
-        self.floor()
+        if not self.a.no_floor:
+            self.floor()
         self.switch(self.a.leave_agent)
         return self.results
 
@@ -516,9 +519,14 @@ def main():
     ap.add_argument("--clients", type=int, default=10, help="concurrent API connections for bursts")
     ap.add_argument("--timeout", type=int, default=600)
     ap.add_argument("--leave-agent", default="cubelet")
+    ap.add_argument("--agents", default="cubelet,upstream", help="for trying a change: e.g. cubelet alone")
+    ap.add_argument("--no-floor", action="store_true", help="for trying a change: skip the CRI floor")
     ap.add_argument("--table-only", help="print the table of an earlier results.json")
     a = ap.parse_args()
     a.bursts = [int(x) for x in a.bursts.split(",") if x]
+    a.agents = [x for x in a.agents.split(",") if x]
+    if not a.agents or any(x not in ("cubelet", "upstream") for x in a.agents):
+        ap.error("--agents: cubelet and/or upstream")
     if a.table_only:
         with open(a.table_only) as f:
             res = json.load(f)

@@ -128,44 +128,63 @@ absl::StatusOr<std::unique_ptr<Client>> Client::create(const config::RestConfig&
 
 Client::~Client() = default;
 
+// Idle connections kept for reuse.
+constexpr size_t kMaxIdleConnections = 16;
+
+struct Client::TlsMaterial {
+  X509* cert = nullptr;
+  EVP_PKEY* key = nullptr;
+  X509_STORE* store = nullptr;  // the kubeconfig's CA certificates; null: none given
+  TlsMaterial() = default;
+  TlsMaterial(const TlsMaterial&) = delete;
+  TlsMaterial& operator=(const TlsMaterial&) = delete;
+  ~TlsMaterial() {
+    X509_free(cert);
+    EVP_PKEY_free(key);
+    X509_STORE_free(store);
+  }
+};
+
 std::unique_ptr<httplib::ClientImpl> Client::makeClient() {
   std::unique_ptr<httplib::ClientImpl> cli;
   if (https_) {
-    X509* cert = nullptr;
-    EVP_PKEY* key = nullptr;
-    if (!rc_.clientCertPem.empty()) {
-      auto cb = memBio(rc_.clientCertPem);
-      cert = PEM_read_bio_X509(cb.get(), nullptr, nullptr, nullptr);
-      auto kb = memBio(rc_.clientKeyPem);
-      key = PEM_read_bio_PrivateKey(kb.get(), nullptr, nullptr, nullptr);
-      if (!cert || !key) {
-        X509_free(cert);
-        EVP_PKEY_free(key);
-        return nullptr;
+    if (!tls_) {
+      // Parsed once: decoding a private key and the CA costs milliseconds per connection.
+      auto tls = std::make_shared<TlsMaterial>();
+      if (!rc_.clientCertPem.empty()) {
+        auto cb = memBio(rc_.clientCertPem);
+        tls->cert = PEM_read_bio_X509(cb.get(), nullptr, nullptr, nullptr);
+        auto kb = memBio(rc_.clientKeyPem);
+        tls->key = PEM_read_bio_PrivateKey(kb.get(), nullptr, nullptr, nullptr);
+        if (!tls->cert || !tls->key) return nullptr;
       }
+      if (!rc_.caPem.empty()) {
+        tls->store = X509_STORE_new();
+        auto bio = memBio(rc_.caPem);
+        int n = 0;
+        while (X509* ca = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
+          X509_STORE_add_cert(tls->store, ca);
+          X509_free(ca);
+          ++n;
+        }
+        if (n == 0) return nullptr;
+      }
+      tls_ = std::move(tls);
     }
     std::unique_ptr<httplib::SSLClient> ssl;
-    if (cert) {
-      ssl = std::make_unique<httplib::SSLClient>(host_, port_, cert, key);
-      X509_free(cert);  // the SSL_CTX holds its own references
-      EVP_PKEY_free(key);
+    if (tls_->cert) {
+      ssl = std::make_unique<httplib::SSLClient>(host_, port_, tls_->cert, tls_->key);  // the SSL_CTX takes references
     } else {
       ssl = std::make_unique<httplib::SSLClient>(host_, port_);
     }
-    if (!rc_.caPem.empty()) {
-      X509_STORE* store = X509_STORE_new();
-      auto bio = memBio(rc_.caPem);
-      int n = 0;
-      while (X509* ca = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
-        X509_STORE_add_cert(store, ca);
-        X509_free(ca);
-        ++n;
-      }
-      if (n == 0) {
-        X509_STORE_free(store);
-        return nullptr;
-      }
-      ssl->set_ca_cert_store(store);  // takes ownership
+    if (tls_->store) {
+      X509_STORE_up_ref(tls_->store);
+      ssl->set_ca_cert_store(tls_->store);  // takes that reference
+      // Only the kubeconfig's CA is trusted, as client-go does when one is given. Without a CA
+      // path cpp-httplib would also add the system's bundle to the store (and parse its ~140
+      // certificates for every connection); /dev/null is a certificate directory that can
+      // hold nothing.
+      ssl->set_ca_cert_path("", "/dev/null");
     }
     ssl->enable_server_certificate_verification(!rc_.insecureSkipVerify);
     cli = std::move(ssl);
@@ -197,7 +216,9 @@ std::unique_ptr<httplib::ClientImpl> Client::acquire() {
 
 void Client::release(std::unique_ptr<httplib::ClientImpl> c) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (idle_.size() < 4) idle_.push_back(std::move(c));
+  // Enough kept for the pod workers and status senders of a burst: every connection made anew
+  // costs a TLS handshake.
+  if (idle_.size() < kMaxIdleConnections) idle_.push_back(std::move(c));
 }
 
 absl::StatusOr<json> Client::call(const std::string& method, const std::string& path, const std::string& body,

@@ -106,6 +106,9 @@ class Client {
   void release(std::unique_ptr<httplib::ClientImpl> c);
   std::unique_ptr<httplib::ClientImpl> makeClient();
 
+  // The client certificate, key and CA store, parsed once and shared by every connection.
+  struct TlsMaterial;
+  std::shared_ptr<TlsMaterial> tls_;
   config::RestConfig rc_;
   ClientOptions opts_;
   std::string server_;

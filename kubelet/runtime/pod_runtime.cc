@@ -1,5 +1,7 @@
 #include "kubelet/runtime/pod_runtime.h"
 
+#include <future>
+
 #include "kubelet/metrics/kubelet_metrics.h"
 
 #include <algorithm>
@@ -728,20 +730,37 @@ SyncOutcome PodRuntime::sync(const json& pod, const PodRuntimeState& state) {
     for (const auto& c : containers) out.waiting[str(c, {"name"})] = {reason, message};
   };
   const json& initContainers = objects::array(pod, {"spec", "initContainers"});
-  if (opts_.volumes) {
-    // Every volume is set up before the sandbox; until then the containers wait (each failed
-    // volume has its FailedMount event and its own back-off).
-    const auto volumesStart = std::chrono::steady_clock::now();
+  // Volumes. A pod that needs a new sandbox has them set up while the runtime makes it: the
+  // containers need them, the sandbox does not, and the token request and the files take tens
+  // of milliseconds (hundreds in a burst). A sandbox made while its volumes failed is removed
+  // again, so the pod looks as upstream's does: no sandbox until its volumes are there. Until
+  // then the containers wait (each failed volume has its FailedMount event and its back-off).
+  const bool newSandbox = state.sandboxes.empty() || !state.sandboxes.front().ready;
+  auto setUpVolumes = [this, &pod] {
+    const auto start = std::chrono::steady_clock::now();
     volume::SetUpResult vols = opts_.volumes->setUp(pod);
-    phaseDone(pod, "volumes", volumesStart);
+    phaseDone(pod, "volumes", start);
+    return vols;
+  };
+  auto volumesReady = [&](volume::SetUpResult vols) {
     if (!vols.error.ok()) {
       waitAll("ContainerCreating", "");
       out.error = vols.error;
       if (vols.retryAfter) out.retryNoLaterThan(*vols.retryAfter);
-      return out;
+      return false;
     }
     std::lock_guard<std::mutex> lock(mu_);
     mounted_[uid] = std::move(vols.volumes);
+    return true;
+  };
+  // Waited for on every way out of this function (a std::async future joins when destroyed).
+  std::future<volume::SetUpResult> volumesAhead;
+  if (opts_.volumes) {
+    if (newSandbox) {
+      volumesAhead = std::async(std::launch::async, setUpVolumes);
+    } else if (!volumesReady(setUpVolumes())) {
+      return out;
+    }
   } else if (const json& volumes = objects::array(pod, {"spec", "volumes"}); !volumes.empty()) {
     std::string names;
     for (const auto& v : volumes) names += (names.empty() ? "" : " ") + str(v, {"name"});
@@ -872,6 +891,11 @@ SyncOutcome PodRuntime::sync(const json& pod, const PodRuntimeState& state) {
     }
     phaseDone(pod, "sandbox", sandboxStart);
     current = &created;
+    if (volumesAhead.valid() && !volumesReady(volumesAhead.get())) {
+      (void)cri_.stopPodSandbox(created.id);
+      (void)cri_.removePodSandbox(created.id);
+      return out;
+    }
   }
 
   startEphemeralContainers(pod, state, *current, *sandboxConfig, out);

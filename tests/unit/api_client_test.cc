@@ -1,9 +1,14 @@
 // The API client and reflector against a fake apiserver (plain HTTP on loopback): decoding,
-// error mapping, streaming watches split across chunks, and relist on 410 Gone.
+// error mapping, streaming watches split across chunks, and relist on 410 Gone; over TLS, only
+// the kubeconfig's CA is trusted.
 #include "kubelet/api/client.h"
 
 #include <gtest/gtest.h>
 #include <httplib.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
 
 #include <atomic>
 #include <thread>
@@ -157,6 +162,84 @@ TEST(ClientTest, UnreachableServerIsUnavailable) {
   ASSERT_TRUE(c.ok());
   auto g = (*c)->get("/api/v1/nodes");
   EXPECT_EQ(g.status().code(), absl::StatusCode::kUnavailable) << g.status();
+}
+
+// A self-signed serving certificate for 127.0.0.1 (its own CA), made at test time.
+struct ServingCert {
+  EVP_PKEY* key = EVP_EC_gen("P-256");
+  X509* cert = X509_new();
+  ServingCert() {
+    X509_set_version(cert, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
+    X509_gmtime_adj(X509_getm_notBefore(cert), -60);
+    X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
+    X509_set_pubkey(cert, key);
+    X509_NAME* name = X509_get_subject_name(cert);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("test-apiserver"), -1,
+                               -1, 0);
+    X509_set_issuer_name(cert, name);
+    X509_EXTENSION* san = X509V3_EXT_conf_nid(nullptr, nullptr, NID_subject_alt_name, "IP:127.0.0.1");
+    X509_add_ext(cert, san, -1);
+    X509_EXTENSION_free(san);
+    X509_sign(cert, key, EVP_sha256());
+  }
+  ~ServingCert() {
+    X509_free(cert);
+    EVP_PKEY_free(key);
+  }
+  std::string pem() const {
+    BIO* b = BIO_new(BIO_s_mem());
+    PEM_write_bio_X509(b, cert);
+    char* data = nullptr;
+    long n = BIO_get_mem_data(b, &data);
+    std::string out(data, static_cast<size_t>(n));
+    BIO_free(b);
+    return out;
+  }
+};
+
+TEST(ClientTest, TrustsOnlyTheKubeconfigsCaAndReusesItsConnections) {
+  ServingCert serving, other;
+  httplib::SSLServer srv(serving.cert, serving.key);
+  srv.set_keep_alive_timeout(1);  // its threads wait this long on a kept connection when stopping
+  std::atomic<int> requests{0};
+  srv.Get("/api/v1/nodes/n1", [&](const httplib::Request&, httplib::Response& res) {
+    ++requests;
+    res.set_content(R"({"kind":"Node","metadata":{"name":"n1"}})", "application/json");
+  });
+  int port = srv.bind_to_any_port("127.0.0.1");
+  std::thread t([&] { srv.listen_after_bind(); });
+  while (!srv.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+
+  config::RestConfig rc;
+  rc.server = "https://127.0.0.1:" + std::to_string(port);
+  rc.caPem = serving.pem();
+  auto c = Client::create(rc);
+  ASSERT_TRUE(c.ok()) << c.status();
+  // Several at once, then again on the kept connections.
+  std::vector<std::thread> callers;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 8; ++i) {
+    callers.emplace_back([&] {
+      for (int j = 0; j < 3; ++j)
+        if (auto r = (*c)->get("/api/v1/nodes/n1"); r.ok() && (*r)["metadata"]["name"] == "n1") ++ok;
+    });
+  }
+  for (auto& th : callers) th.join();
+  EXPECT_EQ(ok.load(), 24);
+  EXPECT_EQ(requests.load(), 24);
+
+  // A server whose certificate the kubeconfig's CA did not sign is refused.
+  rc.caPem = other.pem();
+  auto wrong = Client::create(rc);
+  ASSERT_TRUE(wrong.ok()) << wrong.status();
+  auto r = (*wrong)->get("/api/v1/nodes/n1");
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(requests.load(), 24);
+  c->reset();  // closes the kept connections, so the server stops at once
+  wrong->reset();
+  srv.stop();
+  t.join();
 }
 
 TEST(ClientTest, BadCredentialsFailEarly) {

@@ -837,7 +837,7 @@ TEST_F(PodFilesTest, AFailedWriteIsACreateContainerConfigErrorNamingPodAndPath) 
   EXPECT_FALSE(std::filesystem::exists(hostsFile()));
 }
 
-TEST_F(PodFilesTest, VolumesAreSetUpBeforeTheSandboxAndMountedBeforeTheHostsFile) {
+TEST_F(PodFilesTest, VolumesAreSetUpBeforeTheContainersAndMountedBeforeTheHostsFile) {
   volume::VolumeManagerOptions vo;
   vo.podsDir = podsDir_.string();
   volume::VolumeManager volumes(events_.recorder(), std::move(vo));
@@ -854,10 +854,12 @@ TEST_F(PodFilesTest, VolumesAreSetUpBeforeTheSandboxAndMountedBeforeTheHostsFile
   pod["spec"]["containers"][0]["volumeMounts"] = json::parse(R"([
       {"name": "host", "mountPath": "/host", "readOnly": true},
       {"name": "scratch", "mountPath": "work"}])");
-  // The hostPath does not exist yet: no sandbox, a FailedMount event, a short retry.
+  // The hostPath does not exist yet: no container, a FailedMount event, a short retry, and no
+  // sandbox left (the one made while the volumes were being set up is removed again).
   auto out = syncPod(pod);
   EXPECT_EQ(out.waiting["app"].reason, "ContainerCreating");
-  EXPECT_EQ(fake().callCount("RunPodSandbox"), 0);
+  EXPECT_EQ(fake().callCount("CreateContainer"), 0);
+  EXPECT_TRUE(fake().sandboxes().empty());
   EXPECT_TRUE(hasEvent("FailedMount", "MountVolume.SetUp failed for volume \"host\" : hostPath type check failed, " +
                                           hostDir + " is not a directory, unable to determine its type: path \"" +
                                           hostDir + "\" does not exist"));
