@@ -181,6 +181,12 @@ absl::Status ContainerLogManager::rotateOnce() {
     // Only running containers write; rotating a stopped one would leave an empty live log.
     if (c.state() == runtime::v1::CONTAINER_RUNNING) ids.push_back(c.id());
   }
+  {
+    std::lock_guard lock(pathsMu_);
+    for (auto it = logPaths_.begin(); it != logPaths_.end();) {
+      it = std::find(ids.begin(), ids.end(), it->first) == ids.end() ? logPaths_.erase(it) : std::next(it);
+    }
+  }
   std::mutex mu;
   absl::Status first;
   std::atomic<size_t> next{0};
@@ -203,11 +209,20 @@ absl::Status ContainerLogManager::rotateOnce() {
   return first;
 }
 
-absl::Status ContainerLogManager::rotateContainer(const std::string& id) {
+absl::StatusOr<std::string> ContainerLogManager::logPath(const std::string& id) {
+  {
+    std::lock_guard lock(pathsMu_);
+    if (auto it = logPaths_.find(id); it != logPaths_.end()) return it->second;
+  }
   auto resp = runtime_->containerStatus(id, false);
   if (!resp.ok()) return annotate(resp.status(), "failed to get container status for " + id);
   if (!resp->has_status()) return absl::UnknownError("container status is nil for " + id);
-  const std::string path = resp->status().log_path();
+  std::lock_guard lock(pathsMu_);
+  return logPaths_[id] = resp->status().log_path();
+}
+
+absl::Status ContainerLogManager::rotateContainer(const std::string& id) {
+  ASSIGN_OR_RETURN(const std::string path, logPath(id));
   if (path.empty()) return absl::OkStatus();  // the runtime does not log this container to a file
   struct stat st;
   if (stat(path.c_str(), &st) != 0) {

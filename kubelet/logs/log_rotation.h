@@ -16,7 +16,9 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -78,10 +80,15 @@ class ContainerLogManager {
 
   absl::Status rotateLog(const std::string& containerId, const std::string& logPath);
   absl::Status rotateLatestLog(const std::string& containerId, const std::string& logPath);
+  // The container's log path: asked of the runtime (ContainerStatus) once per container, as
+  // it never changes; forgotten when the container no longer runs.
+  absl::StatusOr<std::string> logPath(const std::string& containerId);
 
   runtime::RuntimeServiceClient* runtime_;
   ContainerLogManagerOptions options_;
   std::jthread monitor_;
+  std::mutex pathsMu_;
+  std::map<std::string, std::string> logPaths_;  // container ID -> log path; guarded by pathsMu_
 };
 
 // Gzips `path` into `path.gz` through `path.tmp` (mode of `path` kept), then removes `path`.

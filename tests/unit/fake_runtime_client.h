@@ -27,6 +27,7 @@ class FakeRuntimeClient : public runtime::RuntimeServiceClient {
   std::map<std::string, Container> containers;
   std::vector<std::string> reopened;
   int listCalls = 0;
+  std::map<std::string, int> statusCalls;  // by container ID
   absl::Status reopenError;
 
   absl::StatusOr<std::vector<v1::Container>> listContainers(const v1::ContainerFilter&) override {
@@ -43,6 +44,7 @@ class FakeRuntimeClient : public runtime::RuntimeServiceClient {
   }
   absl::StatusOr<v1::ContainerStatusResponse> containerStatus(const std::string& id, bool) override {
     std::lock_guard lock(mu);
+    ++statusCalls[id];
     auto it = containers.find(id);
     if (it == containers.end()) return absl::NotFoundError("no container " + id);
     v1::ContainerStatusResponse r;

@@ -109,6 +109,22 @@ TEST_F(LogRotationTest, RotatesOnlyRunningContainersAtMaxSize) {
   EXPECT_EQ(fake_.reopened, std::vector<std::string>{"c1"});
 }
 
+TEST_F(LogRotationTest, AsksTheRuntimeForAContainersLogPathOnceWhileItRuns) {
+  write(log_, "");
+  auto m = manager(5);
+  for (int round = 0; round < 3; ++round) ASSERT_TRUE(m->rotateOnce().ok());
+  EXPECT_EQ(fake_.statusCalls["c1"], 1);
+  // Stopped, then running again (a new instance would have a new ID; the path is asked anew
+  // all the same).
+  fake_.containers["c1"].state = v1::CONTAINER_EXITED;
+  ASSERT_TRUE(m->rotateOnce().ok());
+  fake_.containers["c1"].state = v1::CONTAINER_RUNNING;
+  write(log_, "0123456789");
+  ASSERT_TRUE(m->rotateOnce().ok());
+  EXPECT_EQ(fake_.statusCalls["c1"], 2);
+  EXPECT_EQ(fake_.reopened, std::vector<std::string>{"c1"});  // and it still rotates
+}
+
 TEST_F(LogRotationTest, KeepsMaxFilesAndCompressesOlderOnes) {
   ::chmod(dir_.c_str(), 0755);
   auto m = manager(4);
