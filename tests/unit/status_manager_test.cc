@@ -138,7 +138,7 @@ TEST_F(StatusManagerTest, TellsEachAcknowledgedStatusWithTheTimeSinceItWasSet) {
 }
 
 TEST_F(StatusManagerTest, SeveralSendersShareTheQueueButSendEachPodsStatusesInOrder) {
-  fake_.delayMs_ = 100;
+  fake_.delayMs_ = 300;  // long enough that a free sender always takes u2 first
   std::vector<std::jthread> senders;
   for (int i = 0; i < 3; ++i) senders.emplace_back([this](std::stop_token st) { sm_->run(st); });
   sm_->setPodStatus(pod("u1"), {{"phase", "Pending"}});
