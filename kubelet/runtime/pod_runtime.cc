@@ -733,9 +733,14 @@ SyncOutcome PodRuntime::sync(const json& pod, const PodRuntimeState& state) {
   // Volumes. A pod that needs a new sandbox has them set up while the runtime makes it: the
   // containers need them, the sandbox does not, and the token request and the files take tens
   // of milliseconds (hundreds in a burst). A sandbox made while its volumes failed is removed
-  // again, so the pod looks as upstream's does: no sandbox until its volumes are there. Until
-  // then the containers wait (each failed volume has its FailedMount event and its back-off).
-  const bool newSandbox = state.sandboxes.empty() || !state.sandboxes.front().ready;
+  // again, so the pod looks as upstream's does: no sandbox until its volumes are there; after
+  // such a failure the pod's volumes come first again until they are set up. Until then the
+  // containers wait (each failed volume has its FailedMount event and its back-off).
+  bool overlap = state.sandboxes.empty() || !state.sandboxes.front().ready;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (volumesFailed_.count(uid)) overlap = false;
+  }
   auto setUpVolumes = [this, &pod] {
     const auto start = std::chrono::steady_clock::now();
     volume::SetUpResult vols = opts_.volumes->setUp(pod);
@@ -743,20 +748,22 @@ SyncOutcome PodRuntime::sync(const json& pod, const PodRuntimeState& state) {
     return vols;
   };
   auto volumesReady = [&](volume::SetUpResult vols) {
+    std::lock_guard<std::mutex> lock(mu_);
     if (!vols.error.ok()) {
+      volumesFailed_.insert(uid);
       waitAll("ContainerCreating", "");
       out.error = vols.error;
       if (vols.retryAfter) out.retryNoLaterThan(*vols.retryAfter);
       return false;
     }
-    std::lock_guard<std::mutex> lock(mu_);
+    volumesFailed_.erase(uid);
     mounted_[uid] = std::move(vols.volumes);
     return true;
   };
   // Waited for on every way out of this function (a std::async future joins when destroyed).
   std::future<volume::SetUpResult> volumesAhead;
   if (opts_.volumes) {
-    if (newSandbox) {
+    if (overlap) {
       volumesAhead = std::async(std::launch::async, setUpVolumes);
     } else if (!volumesReady(setUpVolumes())) {
       return out;
@@ -1217,6 +1224,7 @@ absl::Status PodRuntime::tearDownVolumes(const std::string& uid) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     mounted_.erase(uid);
+    volumesFailed_.erase(uid);
   }
   if (!opts_.volumes || uid.empty()) return absl::OkStatus();
   return opts_.volumes->tearDown(uid);

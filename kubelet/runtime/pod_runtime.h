@@ -262,6 +262,9 @@ class PodRuntime {
   std::map<std::string, std::string> exitMessages_;
   // The volumes each pod's last sync set up, for its containers' mounts. Guarded by mu_.
   std::map<std::string, std::map<std::string, volume::MountedVolume>> mounted_;
+  // Pods whose last volume set-up failed: their next attempt sets the volumes up before
+  // making a sandbox, so a volume that keeps failing does not make and remove one each time.
+  std::set<std::string> volumesFailed_;  // guarded by mu_
   // Per pod UID: when its first pull started and its last pull ended. Guarded by mu_.
   std::map<std::string, std::pair<std::chrono::steady_clock::time_point, std::chrono::steady_clock::time_point>> pulls_;
 };

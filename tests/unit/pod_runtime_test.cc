@@ -865,8 +865,16 @@ TEST_F(PodFilesTest, VolumesAreSetUpBeforeTheContainersAndMountedBeforeTheHostsF
                                           hostDir + "\" does not exist"));
   ASSERT_TRUE(out.retryAfter.has_value());
   EXPECT_LE(*out.retryAfter, 500ms);
-  std::filesystem::create_directories(hostDir);
+  const int sandboxesMade = fake().callCount("RunPodSandbox");
+  // Still failing after the back-off: the volumes are tried first now, so no sandbox is made
+  // and removed again.
   std::this_thread::sleep_for(600ms);
+  out = syncPod(pod);
+  EXPECT_EQ(out.waiting["app"].reason, "ContainerCreating");
+  EXPECT_EQ(fake().callCount("RunPodSandbox"), sandboxesMade);
+  EXPECT_TRUE(fake().sandboxes().empty());
+  std::filesystem::create_directories(hostDir);
+  std::this_thread::sleep_for(1100ms);
   runPod(pod);
   const auto containers = fake().containers();
   ASSERT_EQ(containers.size(), 1u);
