@@ -11,6 +11,8 @@
 #   5. the agent's API requests per pod (apiserver audit log, user system:node:<node>), from
 #      creation to Running and for the deletion;
 #   6. the CRI floor for 1 and 2, and each agent's p50 overhead above it.
+#   Also cubelet's start-up phases (mean per phase, from its /metrics); every pod it started
+#   must have reported them.
 # Benchmark pods: the local busybox image, the default service-account token volume, bound
 # to the node (no scheduler in the figures), a shell that exits on SIGTERM.
 # Figures only: the run fails when something does not work, never on a number.
@@ -33,7 +35,7 @@ while [ $# -gt 0 ]; do
     --no-floor) PASS+=("$1"); shift ;;
     --report-dir) REPORT_DIR=${2:?--report-dir needs a value}; shift 2 ;;
     --quick) PASS+=(--rounds 1 --single 3 --bursts 5 --api-burst 5 --cpu-window 5 --settle 2); shift ;;
-    -h | --help) sed -n '2,24s/^# \{0,1\}//p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,26s/^# \{0,1\}//p' "$0"; exit 0 ;;
     *) die "unknown argument: $1 (see $0 --help)" ;;
   esac
 done

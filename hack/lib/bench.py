@@ -77,6 +77,16 @@ class Api:
             raise RuntimeError(f"{method} {path}: HTTP {r.status}: {payload[:300]!r}")
         return r.status, (json.loads(payload) if payload else None)
 
+    def request_text(self, path):
+        """A GET whose answer is text (e.g. /metrics)."""
+        c = self.conn()
+        c.request("GET", path, headers={"Accept": "text/plain"})
+        r = c.getresponse()
+        payload = r.read().decode()
+        if r.status != 200:
+            raise RuntimeError(f"GET {path}: HTTP {r.status}: {payload[:300]!r}")
+        return r.status, payload
+
     def watch(self, path):
         """Yields the events of a watch (blocking); the caller's thread owns the connection."""
         c = http.client.HTTPSConnection(self.host, self.port, context=self.ctx, timeout=3600)
@@ -181,6 +191,13 @@ class Bench:
             },
         }
 
+    def add_batch(self, agent, key, what, times, t0):
+        """Each pod's time and the batch's (from t0 to the last pod) of a burst or deletion."""
+        last = max(v[1] for v in times.values())
+        self.add(agent, f"{key}_ms", [(v[1] - v[0]) * 1000 for v in times.values()])
+        self.add(agent, f"{key}_batch_ms", (last - t0) * 1000)
+        log(f"  {agent} {key}: {what} after {(last - t0):.1f}s")
+
     def names(self, n):
         self.seq += 1
         return [f"b{self.seq}-{i}" for i in range(n)]
@@ -211,28 +228,26 @@ class Bench:
         if errors:
             raise errors[0]
 
-    def create(self, names, watch, timeout):
-        """Creates the pods at once; returns {name: (created_at, running_at)}."""
+    def at_once(self, names, send, watch, seen):
+        """Sends one request per pod (`send(name)`) over the client connections, then waits until
+        the watch has each pod in `seen`; returns {name: (sent_at, seen_at)}."""
         sent = {}
 
         def one(n):
             sent[n] = time.time()
-            self.api.request("POST", f"/api/v1/namespaces/{NS}/pods", self.pod(n))
+            send(n)
 
         self.parallel(one, names, self.a.clients)
-        watch.wait(names, watch.running, timeout)
-        return {n: (sent[n], watch.running[n]) for n in names}
+        watch.wait(names, seen, self.a.timeout)
+        return {n: (sent[n], seen[n]) for n in names}
 
-    def delete(self, names, watch, timeout):
-        sent = {}
+    def create(self, names, watch):
+        return self.at_once(names, lambda n: self.api.request("POST", f"/api/v1/namespaces/{NS}/pods", self.pod(n)),
+                            watch, watch.running)
 
-        def one(n):
-            sent[n] = time.time()
-            self.api.request("DELETE", f"/api/v1/namespaces/{NS}/pods/{n}")
-
-        self.parallel(one, names, self.a.clients)
-        watch.wait(names, watch.gone, timeout)
-        return {n: (sent[n], watch.gone[n]) for n in names}
+    def delete(self, names, watch):
+        return self.at_once(names, lambda n: self.api.request("DELETE", f"/api/v1/namespaces/{NS}/pods/{n}"),
+                            watch, watch.gone)
 
     def agent_pid(self, agent):
         with open(os.path.join(self.a.state, "pids", f"{agent}.pid")) as f:
@@ -317,7 +332,7 @@ class Bench:
         self.agent = None
 
     # ---- scenarios -----------------------------------------------------------------------
-    def round(self, agent, r):
+    def round(self, agent):
         # Every round starts the agent afresh: no agent carries the heap of an earlier round.
         self.stop_agent()
         self.switch(agent)
@@ -326,42 +341,56 @@ class Bench:
             self.footprint(agent, 0)
             # 1: single pods, one at a time.
             for n in self.names(self.a.single):
-                t = self.create([n], watch, self.a.timeout)[n]
+                t = self.create([n], watch)[n]
                 self.add(agent, "single_ms", (t[1] - t[0]) * 1000)
-                d = self.delete([n], watch, self.a.timeout)[n]
+                d = self.delete([n], watch)[n]
                 self.add(agent, "single_delete_ms", (d[1] - d[0]) * 1000)
             # 2-5: bursts; the pods stay for the footprint, then all go at once.
             for size in self.a.bursts:
                 names = self.names(size)
                 t0 = time.time()
-                ts = self.create(names, watch, self.a.timeout)
-                t_run = max(v[1] for v in ts.values())
-                self.add(agent, f"burst{size}_ms", [(v[1] - v[0]) * 1000 for v in ts.values()])
-                self.add(agent, f"burst{size}_batch_ms", (t_run - t0) * 1000)
-                log(f"  {agent} burst of {size}: all running after {(t_run - t0):.1f}s")
+                self.add_batch(agent, f"burst{size}", "all running", self.create(names, watch), t0)
                 self.footprint(agent, size)
                 t1 = time.time()
-                ds = self.delete(names, watch, self.a.timeout)
-                t_gone = max(v[1] for v in ds.values())
-                self.add(agent, f"delete{size}_ms", [(v[1] - v[0]) * 1000 for v in ds.values()])
-                self.add(agent, f"delete{size}_batch_ms", (t_gone - t1) * 1000)
-                log(f"  {agent} deletion of {size}: all gone after {(t_gone - t1):.1f}s")
+                self.add_batch(agent, f"delete{size}", "all gone", self.delete(names, watch), t1)
                 if size == self.a.api_burst:
                     time.sleep(2)  # late writes of the deleted pods (none expected)
                     per_run, all_run = self.audit(t0, t1)
                     per_del, all_del = self.audit(t1, time.time())
                     self.add(agent, "api_run", [{"per": per_run, "all": all_run, "pods": size}])
                     self.add(agent, "api_delete", [{"per": per_del, "all": all_del, "pods": size}])
+            if agent == "cubelet":
+                self.start_phases(self.a.single + sum(self.a.bursts))
         finally:
             watch.close()
+
+    PHASE_METRIC = "kubelet_pod_start_phase_duration_seconds"
+
+    def start_phases(self, started):
+        """Cubelet's start-up breakdown from its /metrics (through the apiserver's node proxy):
+        this round's agent started `started` benchmark pods (and perhaps others), and each must
+        have reported its phases."""
+        _, text = self.api.request_text(f"/api/v1/nodes/{self.a.node_name}/proxy/metrics")
+        sums, counts = {}, {}
+        for line in text.splitlines():
+            for suffix, into in (("_sum{", sums), ("_count{", counts)):
+                if line.startswith(self.PHASE_METRIC + suffix):
+                    phase = line.split('phase="', 1)[1].split('"', 1)[0]
+                    into[phase] = float(line.rsplit(" ", 1)[1])
+        if counts.get("start", 0) < started:
+            raise RuntimeError(f"cubelet reported start-up phases for {counts.get('start', 0):.0f} of the {started} pods "
+                               f"it started ({self.PHASE_METRIC} on /metrics)")
+        for phase, n in counts.items():
+            self.add("cubelet", f"phase_{phase}", [{"sum": sums.get(phase, 0.0), "count": n}])
 
     def floor(self):
         """The CRI floor: no agent runs (it would stop pods it does not know)."""
         self.stop_agent()
-        tokdir = tempfile.mkdtemp(prefix="cri-floor-token-")
-        logs = tempfile.mkdtemp(prefix="cri-floor-logs-")
-        podfile = os.path.join(tokdir, "..", os.path.basename(tokdir) + ".json")
+        work = tempfile.mkdtemp(prefix="cri-floor-")
+        tokdir, logs, podfile = os.path.join(work, "token"), os.path.join(work, "logs"), os.path.join(work, "pod.json")
         try:
+            os.makedirs(tokdir)
+            os.makedirs(logs)
             for f, content in (("token", "x" * 900), ("ca.crt", "-----BEGIN CERTIFICATE-----\n"), ("namespace", NS)):
                 with open(os.path.join(tokdir, f), "w") as fh:
                     fh.write(content)
@@ -387,10 +416,7 @@ class Bench:
                     self.add("floor", f"burst{size}_batch_ms", r["batches_ms"])
             log(f"  CRI floor: single p50 {pct(self.results['floor']['single_ms'], 50):.0f} ms")
         finally:
-            shutil.rmtree(tokdir, ignore_errors=True)
-            shutil.rmtree(logs, ignore_errors=True)
-            if os.path.exists(podfile):
-                os.unlink(podfile)
+            shutil.rmtree(work, ignore_errors=True)
 
     def prepare(self):
         s, _ = self.api.request("GET", f"/api/v1/namespaces/{NS}", ok=(200, 404))
@@ -415,7 +441,7 @@ class Bench:
         for r in range(self.a.rounds):
             for agent in (order if r % 2 == 0 else order[::-1]):
                 log(f"round {r + 1}/{self.a.rounds}: {agent}")
-                self.round(agent, r)
+                self.round(agent)
         if not self.a.no_floor:
             self.floor()
         self.switch(self.a.leave_agent)
@@ -481,6 +507,19 @@ def table(res, a):
     return "\n".join(out)
 
 
+def phases(res):
+    """Cubelet's start-up phases: the mean over every pod it started, from its /metrics."""
+    order = ["admission", "cgroups", "volumes", "sandbox", "image", "create", "start", "status_write"]
+    parts, pods = [], 0
+    for phase in order:
+        runs = res["cubelet"].get(f"phase_{phase}", [])
+        n = sum(x["count"] for x in runs)
+        if n:
+            parts.append(f"{phase} {1000 * sum(x['sum'] for x in runs) / n:.1f}")
+            pods = max(pods, int(n))
+    return f"cubelet's start-up phases, mean ms over {pods} pods: " + ", ".join(parts) if parts else ""
+
+
 def breakdown(res):
     """API requests by verb and resource, per pod (median over rounds)."""
     lines = []
@@ -536,7 +575,8 @@ def main():
         res["settings"] = {k: v for k, v in vars(a).items() if k in ("rounds", "single", "bursts", "cpu_window", "settle", "clients")}
         with open(os.path.join(a.report_dir, "results.json"), "w") as f:
             json.dump(res, f, indent=1)
-    out = table(res, a) + "\n\nAPI requests per pod by verb and resource:\n" + breakdown(res) + "\n"
+    out = (table(res, a) + "\n\nAPI requests per pod by verb and resource:\n" + breakdown(res) + "\n\n" +
+           phases(res) + "\n")
     if not a.table_only:
         with open(os.path.join(a.report_dir, "table.md"), "w") as f:
             f.write(out)

@@ -84,6 +84,53 @@ absl::StatusOr<WatchEvent> decodeWatchEvent(std::string_view line) {
   return ev;
 }
 
+// Idle connections kept for reuse.
+constexpr size_t kMaxIdleConnections = 16;
+
+struct Client::TlsMaterial {
+  X509* cert = nullptr;
+  EVP_PKEY* key = nullptr;
+  X509_STORE* store = nullptr;  // the kubeconfig's CA certificates; null: none given
+  TlsMaterial() = default;
+  TlsMaterial(const TlsMaterial&) = delete;
+  TlsMaterial& operator=(const TlsMaterial&) = delete;
+  ~TlsMaterial() {
+    X509_free(cert);
+    EVP_PKEY_free(key);
+    X509_STORE_free(store);
+  }
+};
+
+namespace {
+
+// The kubeconfig's client certificate, key and CA certificates, parsed once: decoding a
+// private key and the CA costs milliseconds, which every new connection would pay. Null
+// when any of them is not valid PEM.
+std::shared_ptr<Client::TlsMaterial> parseTlsMaterial(const config::RestConfig& rc) {
+  auto tls = std::make_shared<Client::TlsMaterial>();
+  if (!rc.clientCertPem.empty()) {
+    auto cb = memBio(rc.clientCertPem);
+    tls->cert = PEM_read_bio_X509(cb.get(), nullptr, nullptr, nullptr);
+    auto kb = memBio(rc.clientKeyPem);
+    tls->key = PEM_read_bio_PrivateKey(kb.get(), nullptr, nullptr, nullptr);
+    if (!tls->cert || !tls->key) return nullptr;
+  }
+  if (!rc.caPem.empty()) {
+    tls->store = X509_STORE_new();
+    auto bio = memBio(rc.caPem);
+    int n = 0;
+    while (X509* ca = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
+      X509_STORE_add_cert(tls->store, ca);
+      X509_free(ca);
+      ++n;
+    }
+    if (n == 0) return nullptr;
+  }
+  return tls;
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<Client>> Client::create(const config::RestConfig& rc, ClientOptions opts) {
   std::unique_ptr<Client> c(new Client());
   c->rc_ = rc;
@@ -117,7 +164,8 @@ absl::StatusOr<std::unique_ptr<Client>> Client::create(const config::RestConfig&
     return absl::InvalidArgumentError("bad server address \"" + rc.server + "\" in " + rc.source);
   }
   // Fail early on unusable credentials rather than on the first request.
-  auto probe = c->makeClient();
+  if (c->https_) c->tls_ = parseTlsMaterial(rc);
+  auto probe = c->https_ && !c->tls_ ? nullptr : c->makeClient();
   if (!probe || !probe->is_valid()) {
     return absl::InvalidArgumentError("cannot use the TLS credentials from " + rc.source +
                                       " (client certificate, key or CA is not valid PEM or they do not match)");
@@ -128,49 +176,9 @@ absl::StatusOr<std::unique_ptr<Client>> Client::create(const config::RestConfig&
 
 Client::~Client() = default;
 
-// Idle connections kept for reuse.
-constexpr size_t kMaxIdleConnections = 16;
-
-struct Client::TlsMaterial {
-  X509* cert = nullptr;
-  EVP_PKEY* key = nullptr;
-  X509_STORE* store = nullptr;  // the kubeconfig's CA certificates; null: none given
-  TlsMaterial() = default;
-  TlsMaterial(const TlsMaterial&) = delete;
-  TlsMaterial& operator=(const TlsMaterial&) = delete;
-  ~TlsMaterial() {
-    X509_free(cert);
-    EVP_PKEY_free(key);
-    X509_STORE_free(store);
-  }
-};
-
 std::unique_ptr<httplib::ClientImpl> Client::makeClient() {
   std::unique_ptr<httplib::ClientImpl> cli;
   if (https_) {
-    if (!tls_) {
-      // Parsed once: decoding a private key and the CA costs milliseconds per connection.
-      auto tls = std::make_shared<TlsMaterial>();
-      if (!rc_.clientCertPem.empty()) {
-        auto cb = memBio(rc_.clientCertPem);
-        tls->cert = PEM_read_bio_X509(cb.get(), nullptr, nullptr, nullptr);
-        auto kb = memBio(rc_.clientKeyPem);
-        tls->key = PEM_read_bio_PrivateKey(kb.get(), nullptr, nullptr, nullptr);
-        if (!tls->cert || !tls->key) return nullptr;
-      }
-      if (!rc_.caPem.empty()) {
-        tls->store = X509_STORE_new();
-        auto bio = memBio(rc_.caPem);
-        int n = 0;
-        while (X509* ca = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
-          X509_STORE_add_cert(tls->store, ca);
-          X509_free(ca);
-          ++n;
-        }
-        if (n == 0) return nullptr;
-      }
-      tls_ = std::move(tls);
-    }
     std::unique_ptr<httplib::SSLClient> ssl;
     if (tls_->cert) {
       ssl = std::make_unique<httplib::SSLClient>(host_, port_, tls_->cert, tls_->key);  // the SSL_CTX takes references

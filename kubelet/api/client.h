@@ -79,6 +79,8 @@ class Client {
  public:
   static absl::StatusOr<std::unique_ptr<Client>> create(const config::RestConfig& rc, ClientOptions opts = {});
   ~Client();
+
+  struct TlsMaterial;  // defined in client.cc
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
@@ -106,8 +108,8 @@ class Client {
   void release(std::unique_ptr<httplib::ClientImpl> c);
   std::unique_ptr<httplib::ClientImpl> makeClient();
 
-  // The client certificate, key and CA store, parsed once and shared by every connection.
-  struct TlsMaterial;
+  // The client certificate, key and CA store, parsed once by create() and shared by every
+  // connection; set for https servers.
   std::shared_ptr<TlsMaterial> tls_;
   config::RestConfig rc_;
   ClientOptions opts_;

@@ -6,15 +6,12 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/x509v3.h>
-
 #include <atomic>
 #include <thread>
 
 #include "kubelet/api/events.h"
 #include "kubelet/api/reflector.h"
+#include "tests/fakes/self_signed_cert.h"
 
 namespace cubelet::api {
 namespace {
@@ -164,42 +161,8 @@ TEST(ClientTest, UnreachableServerIsUnavailable) {
   EXPECT_EQ(g.status().code(), absl::StatusCode::kUnavailable) << g.status();
 }
 
-// A self-signed serving certificate for 127.0.0.1 (its own CA), made at test time.
-struct ServingCert {
-  EVP_PKEY* key = EVP_EC_gen("P-256");
-  X509* cert = X509_new();
-  ServingCert() {
-    X509_set_version(cert, 2);
-    ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
-    X509_gmtime_adj(X509_getm_notBefore(cert), -60);
-    X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
-    X509_set_pubkey(cert, key);
-    X509_NAME* name = X509_get_subject_name(cert);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("test-apiserver"), -1,
-                               -1, 0);
-    X509_set_issuer_name(cert, name);
-    X509_EXTENSION* san = X509V3_EXT_conf_nid(nullptr, nullptr, NID_subject_alt_name, "IP:127.0.0.1");
-    X509_add_ext(cert, san, -1);
-    X509_EXTENSION_free(san);
-    X509_sign(cert, key, EVP_sha256());
-  }
-  ~ServingCert() {
-    X509_free(cert);
-    EVP_PKEY_free(key);
-  }
-  std::string pem() const {
-    BIO* b = BIO_new(BIO_s_mem());
-    PEM_write_bio_X509(b, cert);
-    char* data = nullptr;
-    long n = BIO_get_mem_data(b, &data);
-    std::string out(data, static_cast<size_t>(n));
-    BIO_free(b);
-    return out;
-  }
-};
-
 TEST(ClientTest, TrustsOnlyTheKubeconfigsCaAndReusesItsConnections) {
-  ServingCert serving, other;
+  testing::SelfSignedCert serving("test-apiserver", "IP:127.0.0.1"), other("test-apiserver", "IP:127.0.0.1");
   httplib::SSLServer srv(serving.cert, serving.key);
   srv.set_keep_alive_timeout(1);  // its threads wait this long on a kept connection when stopping
   std::atomic<int> requests{0};

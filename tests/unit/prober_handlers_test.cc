@@ -9,8 +9,6 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <netinet/in.h>
-#include <openssl/evp.h>
-#include <openssl/x509.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -28,6 +26,7 @@
 #include "kubelet/prober/net.h"
 #include "kubelet/version.h"
 #include "tests/fakes/fake_container.h"
+#include "tests/fakes/self_signed_cert.h"
 #include "tests/fakes/fake_cri.h"
 
 namespace cubelet::prober {
@@ -69,36 +68,12 @@ int closedPort() {
   return port;
 }
 
-// A self-signed certificate and key, made at test time.
-struct SelfSigned {
-  EVP_PKEY* key = nullptr;
-  X509* cert = nullptr;
-  SelfSigned() {
-    key = EVP_EC_gen("P-256");
-    cert = X509_new();
-    X509_set_version(cert, 2);
-    ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
-    X509_gmtime_adj(X509_getm_notBefore(cert), -60);
-    X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
-    X509_set_pubkey(cert, key);
-    X509_NAME* name = X509_get_subject_name(cert);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("probe-test"), -1, -1,
-                               0);
-    X509_set_issuer_name(cert, name);
-    X509_sign(cert, key, EVP_sha256());
-  }
-  ~SelfSigned() {
-    X509_free(cert);
-    EVP_PKEY_free(key);
-  }
-};
-
 // An httplib server on 127.0.0.1 that remembers the requests it answered.
 class HttpServer {
  public:
   explicit HttpServer(bool tls = false) {
     if (tls) {
-      cert_ = std::make_unique<SelfSigned>();
+      cert_ = std::make_unique<testing::SelfSignedCert>("probe-test");
       srv_ = std::make_unique<httplib::SSLServer>(cert_->cert, cert_->key);
     } else {
       srv_ = std::make_unique<httplib::Server>();
@@ -134,7 +109,7 @@ class HttpServer {
   }
 
  private:
-  std::unique_ptr<SelfSigned> cert_;
+  std::unique_ptr<testing::SelfSignedCert> cert_;
   std::unique_ptr<httplib::Server> srv_;
   int port_ = 0;
   std::thread thread_;

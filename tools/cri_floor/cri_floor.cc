@@ -4,10 +4,10 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
-#include <fstream>
+#include <cstdio>
+#include <map>
 #include <mutex>
 #include <random>
-#include <sstream>
 #include <thread>
 
 #include "kubelet/objects/json_access.h"
