@@ -14,6 +14,7 @@
 #include <mutex>
 #include <thread>
 
+#include "base/log.h"
 #include "kubelet/metrics/kubelet_metrics.h"
 #include "kubelet/pod/pod_manager.h"
 #include "kubelet/pod/status_manager.h"
@@ -145,7 +146,17 @@ TEST_F(PodLifecycleNetworkTest, StartUpPhasesAreReportedOnceWhenTheRunningStatus
   lifecycle_->statusSent("u3", json{{"phase", "Pending"}}, 1ms);  // not the running one
   for (const char* p : measured) EXPECT_EQ(phaseCount(p), before[p]) << p;
   const double writeSumBefore = metrics::kubeletMetrics().podStartPhaseDuration.with({"status_write"}).sum();
+  log::setVerbosity(4);
+  ::testing::internal::CaptureStderr();
   lifecycle_->statusSent("u3", *status, 7ms);
+  const std::string logged = ::testing::internal::GetCapturedStderr();
+  log::setVerbosity(0);
+  // At -v=4 one line with the breakdown, in the order of a start.
+  EXPECT_NE(logged.find("pod default/p-u3 (u3) started: admission="), std::string::npos) << logged;
+  EXPECT_NE(logged.find(" sandbox="), std::string::npos) << logged;
+  EXPECT_NE(logged.find(" start="), std::string::npos) << logged;
+  EXPECT_NE(logged.find(" status_write=7.0ms; first seen -> status written "), std::string::npos) << logged;
+  EXPECT_LT(logged.find("admission="), logged.find("sandbox="));
   for (const char* p : measured) EXPECT_EQ(phaseCount(p), before[p] + 1) << p;
   EXPECT_NEAR(metrics::kubeletMetrics().podStartPhaseDuration.with({"status_write"}).sum() - writeSumBefore, 0.007, 1e-9);
   EXPECT_EQ(phaseCount("cgroups"), cgroupsBefore) << "no pod cgroups in this test";
