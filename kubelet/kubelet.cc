@@ -517,13 +517,13 @@ class KubeletImpl : public Kubelet {
     d.runtime = cri_.get();
     d.pods = [this] {
       std::vector<nlohmann::json> out;
-      for (auto& p : pods_.all()) out.push_back(*withStatus(std::move(p)));
+      for (const auto& p : pods_.all()) out.push_back(*withStatus(*p));
       return out;
     };
     d.pod = [this](const std::string& ns, const std::string& name) -> std::optional<nlohmann::json> {
-      for (auto& p : pods_.all()) {
-        if (objects::str(p, {"metadata", "namespace"}) == ns && objects::str(p, {"metadata", "name"}) == name)
-          return withStatus(std::move(p));
+      for (const auto& p : pods_.all()) {
+        if (objects::str(*p, {"metadata", "namespace"}) == ns && objects::str(*p, {"metadata", "name"}) == name)
+          return withStatus(*p);
       }
       return std::nullopt;
     };

@@ -157,7 +157,7 @@ std::optional<Rejection> admitPod(const json& pod, const AdmissionInput& in) {
     if (requests.ok()) {
       std::map<std::string, int64_t> usedAmount;
       for (const auto& other : in.activePods) {
-        auto r = runtime::podAdmissionRequests(other);
+        auto r = runtime::podAdmissionRequests(*other);
         if (!r.ok()) continue;
         for (const auto& [name, q] : *r) usedAmount[name] += name == "cpu" ? q.milliValue() : q.value();
       }
@@ -187,7 +187,7 @@ std::optional<Rejection> admitPod(const json& pod, const AdmissionInput& in) {
 
   std::vector<HostPort> taken;
   for (const auto& other : in.activePods)
-    for (auto& p : hostPorts(other)) taken.push_back(std::move(p));
+    for (auto& p : hostPorts(*other)) taken.push_back(std::move(p));
   for (const auto& want : hostPorts(pod)) {
     for (const auto& t : taken)
       if (conflicts(want, t)) return Rejection{"NodePorts", "Predicate NodePorts failed: node(s) didn't have free ports for the requested pod ports"};

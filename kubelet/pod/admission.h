@@ -6,6 +6,7 @@
 // object as the apiserver has it and the active pods.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,7 +29,7 @@ struct AdmissionInput {
   nlohmann::json node;
   int maxPods = 110;  // used when the node has no allocatable "pods"
   // Pods admitted before and still active (not Succeeded/Failed), without the new one.
-  std::vector<nlohmann::json> activePods;
+  std::vector<std::shared_ptr<const nlohmann::json>> activePods;
   // The sysctls pods may set; null: not checked.
   const SysctlAllowlist* sysctls = nullptr;
 };

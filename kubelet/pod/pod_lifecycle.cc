@@ -111,10 +111,10 @@ std::optional<Rejection> PodLifecycle::admit(const json& pod) {
   std::lock_guard<std::mutex> lock(mu_);
   if (admitted_.count(uid)) return std::nullopt;
   for (const auto& p : manager_.all()) {
-    std::string puid = str(p, {"metadata", "uid"});
+    std::string puid = str(*p, {"metadata", "uid"});
     if (puid == uid || !admitted_.count(puid)) continue;
     auto known = status_.podStatus(puid);
-    std::string phase = known ? str(*known, {"phase"}) : str(p, {"status", "phase"});
+    std::string phase = known ? str(*known, {"phase"}) : str(*p, {"status", "phase"});
     if (!terminalPhase(phase)) in.activePods.push_back(p);
   }
   auto rejection = admitPod(pod, in);
@@ -356,9 +356,9 @@ void PodLifecycle::housekeeping(PodWorkers& workers) {
     // HandlePodCleanups sets them: static "true" for manifest pods, "" for API pods.
     double desired[2] = {0, 0}, active[2] = {0, 0};
     for (const auto& p : manager_.all()) {
-      const int stat = isStaticPod(p) ? 1 : 0;
+      const int stat = isStaticPod(*p) ? 1 : 0;
       desired[stat]++;
-      if (!workers.isKilled(str(p, {"metadata", "uid"}))) active[stat]++;
+      if (!workers.isKilled(str(*p, {"metadata", "uid"}))) active[stat]++;
     }
     auto& m = metrics::kubeletMetrics();
     m.desiredPods.with({""}).set(desired[0]);
@@ -375,7 +375,7 @@ void PodLifecycle::housekeeping(PodWorkers& workers) {
     // being made is always in it.
     int n = rt_.cleanupOrphanedPodDirs([&] {
       std::set<std::string> live = inRuntime;
-      for (const auto& p : manager_.all()) live.insert(str(p, {"metadata", "uid"}));
+      for (const auto& p : manager_.all()) live.insert(str(*p, {"metadata", "uid"}));
       for (const auto& uid : workers.knownPods()) {
         if (!workers.isKilled(uid) || manager_.get(uid)) live.insert(uid);
       }

@@ -9,26 +9,15 @@
 namespace cubelet::pod {
 namespace {
 
-std::optional<json> valueAt(const std::map<std::string, json>& m, const std::string& key) {
-  auto it = m.find(key);
-  if (it == m.end()) return std::nullopt;
-  return it->second;
-}
-
-std::vector<json> values(const std::map<std::string, json>& m) {
-  std::vector<json> out;
-  out.reserve(m.size());
-  for (const auto& [key, value] : m) out.push_back(value);
-  return out;
-}
+std::string uidOf(const json& pod) { return objects::str(pod, {"metadata", "uid"}); }
 
 }  // namespace
 
-std::vector<std::string> PodManager::replace(const std::vector<json>& pods) {
+std::vector<std::string> PodManager::replace(const std::vector<PodPtr>& pods) {
   std::lock_guard<std::mutex> lock(mu_);
   std::set<std::string> keep;
   for (const auto& p : pods) {
-    std::string uid = objects::str(p, {"metadata", "uid"});
+    std::string uid = uidOf(*p);
     if (uid.empty()) continue;
     keep.insert(uid);
     pods_[uid] = p;
@@ -45,11 +34,11 @@ std::vector<std::string> PodManager::replace(const std::vector<json>& pods) {
   return gone;
 }
 
-void PodManager::set(const json& pod) {
-  std::string uid = objects::str(pod, {"metadata", "uid"});
+void PodManager::set(PodPtr pod) {
+  std::string uid = uidOf(*pod);
   if (uid.empty()) return;
   std::lock_guard<std::mutex> lock(mu_);
-  pods_[uid] = pod;
+  pods_[uid] = std::move(pod);
 }
 
 void PodManager::remove(const std::string& uid) {
@@ -57,16 +46,16 @@ void PodManager::remove(const std::string& uid) {
   pods_.erase(uid);
 }
 
-std::vector<json> PodManager::replaceStatic(const std::vector<json>& pods) {
+std::vector<PodPtr> PodManager::replaceStatic(const std::vector<PodPtr>& pods) {
   std::lock_guard<std::mutex> lock(mu_);
   std::set<std::string> keep;
   for (const auto& p : pods) {
-    std::string uid = objects::str(p, {"metadata", "uid"});
+    std::string uid = uidOf(*p);
     if (uid.empty()) continue;
     keep.insert(uid);
     pods_[uid] = p;
   }
-  std::vector<json> gone;
+  std::vector<PodPtr> gone;
   for (const auto& uid : static_) {
     if (keep.count(uid)) continue;
     auto it = pods_.find(uid);
@@ -100,31 +89,40 @@ void PodManager::removeMirror(const json& mirror) {
 
 std::optional<json> PodManager::mirror(const std::string& fullName) const {
   std::lock_guard<std::mutex> lock(mu_);
-  return valueAt(mirrors_, fullName);
+  auto it = mirrors_.find(fullName);
+  if (it == mirrors_.end()) return std::nullopt;
+  return it->second;
 }
 
 std::vector<json> PodManager::mirrors() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return values(mirrors_);
+  std::vector<json> out;
+  out.reserve(mirrors_.size());
+  for (const auto& [name, m] : mirrors_) out.push_back(m);
+  return out;
 }
 
-std::optional<json> PodManager::staticPod(const std::string& fullName) const {
+PodPtr PodManager::staticPod(const std::string& fullName) const {
   std::lock_guard<std::mutex> lock(mu_);
   for (const auto& uid : static_) {
     auto it = pods_.find(uid);
-    if (it != pods_.end() && podFullName(it->second) == fullName) return it->second;
+    if (it != pods_.end() && podFullName(*it->second) == fullName) return it->second;
   }
-  return std::nullopt;
+  return nullptr;
 }
 
-std::optional<json> PodManager::get(const std::string& uid) const {
+PodPtr PodManager::get(const std::string& uid) const {
   std::lock_guard<std::mutex> lock(mu_);
-  return valueAt(pods_, uid);
+  auto it = pods_.find(uid);
+  return it == pods_.end() ? nullptr : it->second;
 }
 
-std::vector<json> PodManager::all() const {
+std::vector<PodPtr> PodManager::all() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return values(pods_);
+  std::vector<PodPtr> out;
+  out.reserve(pods_.size());
+  for (const auto& [uid, p] : pods_) out.push_back(p);
+  return out;
 }
 
 int64_t PodDispatcher::gracePeriod(const json& pod) {
@@ -134,48 +132,62 @@ int64_t PodDispatcher::gracePeriod(const json& pod) {
   return spec >= 0 ? spec : 30;
 }
 
-void PodDispatcher::dispatch(const json& pod) {
-  std::string uid = objects::str(pod, {"metadata", "uid"});
+void PodDispatcher::dispatch(const PodPtr& ptr) {
+  const json& pod = *ptr;
+  std::string uid = uidOf(pod);
   if (uid.empty()) {
     LOG_WARNING << "ignoring a pod without metadata.uid: " << objects::str(pod, {"metadata", "name"});
     return;
   }
   if (!objects::str(pod, {"metadata", "deletionTimestamp"}).empty()) {
-    workers_.update(uid, PodWork{WorkType::kKill, pod, gracePeriod(pod)});
+    workers_.update(uid, PodWork{WorkType::kKill, ptr, gracePeriod(pod)});
   } else {
     VLOG(3) << "pod update " << objects::str(pod, {"metadata", "name"}) << " rv "
             << objects::str(pod, {"metadata", "resourceVersion"});
-    workers_.update(uid, PodWork{WorkType::kSync, pod, std::nullopt});
+    workers_.update(uid, PodWork{WorkType::kSync, ptr, std::nullopt});
   }
 }
 
 void PodDispatcher::vanished(const std::string& uid) {
   // Force-deleted (or deleted while we were away): stop it at once.
-  json pod = manager_.get(uid).value_or(json{{"metadata", {{"uid", uid}}}});
-  workers_.update(uid, PodWork{WorkType::kKill, pod, 0});
+  PodPtr pod = manager_.get(uid);
+  if (!pod) pod = sharePod(json{{"metadata", {{"uid", uid}}}});
+  workers_.update(uid, PodWork{WorkType::kKill, std::move(pod), 0});
 }
 
 void PodDispatcher::onReplace(const std::vector<json>& pods) {
-  std::vector<json> regular, mirrors;
-  for (const auto& p : pods) (isMirrorPod(p) ? mirrors : regular).push_back(p);
+  std::vector<json> mirrors;
+  std::vector<PodPtr> regular;
+  for (const auto& p : pods) {
+    if (isMirrorPod(p)) {
+      mirrors.push_back(p);
+    } else {
+      regular.push_back(sharePod(p));
+    }
+  }
   manager_.replaceMirrors(mirrors);
   for (const auto& uid : manager_.replace(regular)) vanished(uid);
   for (const auto& p : regular) dispatch(p);
   // Every static pod checks its mirror against the fresh list.
   for (const auto& p : manager_.all()) {
-    if (isStaticPod(p)) dispatch(p);
+    if (isStaticPod(*p)) dispatch(p);
   }
 }
 
 void PodDispatcher::onStatic(const std::vector<json>& pods) {
-  for (const auto& gone : manager_.replaceStatic(pods)) {
-    workers_.update(objects::str(gone, {"metadata", "uid"}), PodWork{WorkType::kKill, gone, gracePeriod(gone)});
+  std::vector<PodPtr> shared;
+  shared.reserve(pods.size());
+  for (const auto& p : pods) shared.push_back(sharePod(p));
+  for (auto& gone : manager_.replaceStatic(shared)) {
+    const int64_t grace = gracePeriod(*gone);
+    const std::string uid = uidOf(*gone);
+    workers_.update(uid, PodWork{WorkType::kKill, std::move(gone), grace});
   }
-  for (const auto& p : pods) dispatch(p);
+  for (const auto& p : shared) dispatch(p);
 }
 
 void PodDispatcher::mirrorChanged(const json& mirror) {
-  if (auto pod = manager_.staticPod(podFullName(mirror))) dispatch(*pod);
+  if (auto pod = manager_.staticPod(podFullName(mirror))) dispatch(pod);
 }
 
 void PodDispatcher::onEvent(const api::WatchEvent& ev) {
@@ -189,20 +201,20 @@ void PodDispatcher::onEvent(const api::WatchEvent& ev) {
     mirrorChanged(ev.object);
     return;
   }
-  std::string uid = objects::str(ev.object, {"metadata", "uid"});
+  std::string uid = uidOf(ev.object);
   if (ev.type == "DELETED") {
-    auto last = manager_.get(uid);
+    PodPtr last = manager_.get(uid);
     manager_.remove(uid);
-    workers_.update(uid, PodWork{WorkType::kKill, last.value_or(ev.object), 0});
+    workers_.update(uid, PodWork{WorkType::kKill, last ? std::move(last) : sharePod(ev.object), 0});
     return;
   }
-  manager_.set(ev.object);
-  dispatch(ev.object);
+  PodPtr pod = sharePod(ev.object);
+  manager_.set(pod);
+  dispatch(pod);
 }
 
 void PodDispatcher::onRuntimeChange(const std::string& uid) {
-  auto pod = manager_.get(uid);
-  if (pod) dispatch(*pod);
+  if (PodPtr pod = manager_.get(uid)) dispatch(pod);
 }
 
 }  // namespace cubelet::pod

@@ -21,14 +21,14 @@ class PodManager {
  public:
   // Replaces the apiserver's pods (after a list; mirror pods excluded); returns the UIDs
   // that disappeared. Static pods are left alone.
-  std::vector<std::string> replace(const std::vector<json>& pods);
-  void set(const json& pod);
+  std::vector<std::string> replace(const std::vector<PodPtr>& pods);
+  void set(PodPtr pod);
   void remove(const std::string& uid);
   // Replaces the static pods; returns those that disappeared.
-  std::vector<json> replaceStatic(const std::vector<json>& pods);
-  std::optional<json> get(const std::string& uid) const;
+  std::vector<PodPtr> replaceStatic(const std::vector<PodPtr>& pods);
+  PodPtr get(const std::string& uid) const;  // null when unknown
   // Every desired pod, from both sources.
-  std::vector<json> all() const;
+  std::vector<PodPtr> all() const;
 
   // Mirror pods, by "<namespace>/<name>".
   void replaceMirrors(const std::vector<json>& mirrors);
@@ -36,12 +36,12 @@ class PodManager {
   void removeMirror(const json& mirror);  // only if it is still the one known (same UID)
   std::optional<json> mirror(const std::string& fullName) const;
   std::vector<json> mirrors() const;
-  // The static pod a mirror pod (or any pod of that full name) stands for.
-  std::optional<json> staticPod(const std::string& fullName) const;
+  // The static pod a mirror pod (or any pod of that full name) stands for; null if none.
+  PodPtr staticPod(const std::string& fullName) const;
 
  private:
   mutable std::mutex mu_;
-  std::map<std::string, json> pods_;       // guarded by mu_
+  std::map<std::string, PodPtr> pods_;     // guarded by mu_; the same objects the workers hold
   std::set<std::string> static_;           // UIDs in pods_ from the manifests; guarded by mu_
   std::map<std::string, json> mirrors_;    // guarded by mu_
 };
@@ -66,7 +66,7 @@ class PodDispatcher {
   static int64_t gracePeriod(const json& pod);
 
  private:
-  void dispatch(const json& pod);
+  void dispatch(const PodPtr& pod);
   void vanished(const std::string& uid);
   // A mirror pod changed: its static pod is synced (which recreates or fixes the mirror).
   void mirrorChanged(const json& mirror);

@@ -115,7 +115,7 @@ void PodWorkers::loop(std::stop_token st) {
           if (!l.wakeAt || l.running) continue;
           if (*l.wakeAt <= now) {
             l.wakeAt.reset();
-            if (!l.pending && !l.killed && !l.lastPod.is_null()) {
+            if (!l.pending && !l.killed && l.lastPod) {
               l.pending = PodWork{l.killRequested ? WorkType::kKill : WorkType::kSync, l.lastPod, std::nullopt};
               l.resync = true;
             }
@@ -152,12 +152,12 @@ void PodWorkers::loop(std::stop_token st) {
     bool ok = true;
     try {
       if (work.type == WorkType::kSync) {
-        SyncResult r = syncer_.syncPod(work.pod);
+        SyncResult r = syncer_.syncPod(*work.pod);
         ok = r.status.ok();
         if (!ok) LOG_ERROR << "Error syncing pod " << uid << ": " << r.status.message();
         after = r.requeueAfter;
       } else {
-        absl::Status s = syncer_.killPod(work.pod, work.gracePeriodSeconds);
+        absl::Status s = syncer_.killPod(*work.pod, work.gracePeriodSeconds);
         ok = s.ok();
         if (!ok) LOG_ERROR << "Error killing pod " << uid << ": " << s.message();
       }

@@ -13,6 +13,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -32,9 +33,14 @@ using SteadyClock = std::chrono::steady_clock;
 
 enum class WorkType { kSync, kKill };
 
+// One pod object, shared read-only by the pod manager, the worker lanes and the syncs, so a
+// node with many pods holds each pod once.
+using PodPtr = std::shared_ptr<const json>;
+inline PodPtr sharePod(json pod) { return std::make_shared<const json>(std::move(pod)); }
+
 struct PodWork {
   WorkType type = WorkType::kSync;
-  json pod;
+  PodPtr pod;  // never null
   // For kills: overrides the pod's grace period (e.g. a delete with a shorter grace).
   std::optional<int64_t> gracePeriodSeconds;
 };
@@ -74,7 +80,7 @@ class PodWorkers {
  private:
   struct Lane {
     std::optional<PodWork> pending;
-    json lastPod;  // for resyncs
+    PodPtr lastPod;  // for resyncs
     bool running = false;
     bool killRequested = false;
     bool killed = false;

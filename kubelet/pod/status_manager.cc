@@ -11,6 +11,12 @@ json statusPatch(const std::string& uid, const json& status) {
   return json{{"metadata", {{"uid", uid}}}, {"status", status}};
 }
 
+namespace {
+bool sameStatus(const std::shared_ptr<const json>& a, const std::shared_ptr<const json>& b) {
+  return a == b || (a && b && *a == *b);
+}
+}  // namespace
+
 void StatusManager::setPodStatus(const json& pod, const json& status, const json* apiPod) {
   std::string uid = objects::str(pod, {"metadata", "uid"});
   if (uid.empty()) return;
@@ -22,11 +28,13 @@ void StatusManager::setPodStatus(const json& pod, const json& status, const json
   if (e.apiUid != apiUid) {
     // A new mirror pod knows nothing of what was sent to the old one.
     e.apiUid = apiUid;
-    e.sent = nullptr;
+    e.sent.reset();
   }
-  e.desired = status;
+  e.desired = std::make_shared<const json>(status);
   if (apiUid.empty()) return;
-  if (e.desired != e.sent) {
+  if (sameStatus(e.desired, e.sent)) {
+    e.desired = e.sent;
+  } else {
     if (!e.dirtySince) e.dirtySince = std::chrono::steady_clock::now();
     markDirtyLocked(uid);
   }
@@ -47,8 +55,8 @@ void StatusManager::markDirtyLocked(const std::string& uid) {
 std::optional<json> StatusManager::podStatus(const std::string& uid) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = pods_.find(uid);
-  if (it == pods_.end() || it->second.desired.is_null()) return std::nullopt;
-  return it->second.desired;
+  if (it == pods_.end() || !it->second.desired) return std::nullopt;
+  return *it->second.desired;
 }
 
 void StatusManager::requestDeletion(const json& pod) {
@@ -85,8 +93,8 @@ bool StatusManager::sendOne(const std::string& uid) {
   const std::string apiUid = e.apiUid;
   const std::string path = "/api/v1/namespaces/" + e.ns + "/pods/" + e.name;
   bool ok = true;
-  if (!e.desired.is_null() && e.desired != e.sent) {
-    auto r = client_->patch(path + "/status", statusPatch(apiUid, e.desired), api::PatchType::kStrategicMerge);
+  if (e.desired && !sameStatus(e.desired, e.sent)) {
+    auto r = client_->patch(path + "/status", statusPatch(apiUid, *e.desired), api::PatchType::kStrategicMerge);
     if (r.ok()) {
       VLOG(3) << "patched status of pod " << e.ns << "/" << e.name;
       SentCallback onSent;
@@ -96,11 +104,15 @@ bool StatusManager::sendOne(const std::string& uid) {
           it->second.sent = e.desired;
           // A newer status set meanwhile is dirty from now on.
           it->second.dirtySince.reset();
-          if (it->second.desired != it->second.sent) it->second.dirtySince = std::chrono::steady_clock::now();
+          if (sameStatus(it->second.desired, it->second.sent)) {
+            it->second.desired = it->second.sent;
+          } else {
+            it->second.dirtySince = std::chrono::steady_clock::now();
+          }
         }
         onSent = onSent_;
       }
-      if (onSent && e.dirtySince) onSent(uid, e.desired, std::chrono::steady_clock::now() - *e.dirtySince);
+      if (onSent && e.dirtySince) onSent(uid, *e.desired, std::chrono::steady_clock::now() - *e.dirtySince);
     } else if (api::isNotFound(r.status()) || api::isConflict(r.status())) {
       // Gone, or replaced by a new pod with the same name (the UID precondition failed).
       VLOG(2) << "pod " << e.ns << "/" << e.name << " is gone; dropping its status: " << r.status().message();

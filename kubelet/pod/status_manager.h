@@ -13,6 +13,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -57,8 +58,10 @@ class StatusManager {
   struct Entry {
     std::string ns, name;
     std::string apiUid;  // the UID of the apiserver object; empty: none yet (static pod)
-    json desired;
-    json sent;
+    // Shared and immutable: a status equal to the one sent is the same object, so a settled
+    // pod holds its status once, and a send copies no JSON.
+    std::shared_ptr<const json> desired;
+    std::shared_ptr<const json> sent;
     std::optional<std::chrono::steady_clock::time_point> dirtySince;  // desired != sent since
     bool deleteRequested = false;
     bool deleted = false;

@@ -26,7 +26,7 @@ AdmissionInput input(std::vector<json> active = {}) {
   AdmissionInput in;
   in.nodeName = "n1";
   in.node = node();
-  in.activePods = std::move(active);
+  for (auto& p : active) in.activePods.push_back(std::make_shared<const json>(std::move(p)));
   return in;
 }
 
@@ -43,7 +43,7 @@ TEST(Admission, PodCountFallsBackToMaxPodsWithoutNode) {
   AdmissionInput in;
   in.nodeName = "n1";
   in.maxPods = 1;
-  in.activePods = {pod("a")};
+  in.activePods = {std::make_shared<const json>(pod("a"))};
   auto r = admitPod(pod("b"), in);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->reason, "OutOfpods");

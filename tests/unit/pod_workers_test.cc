@@ -59,7 +59,7 @@ class RecordingSyncer : public PodSyncer {
   std::atomic<int> maxConcurrent_{0};
 };
 
-json pod(const std::string& v) { return json{{"v", v}}; }
+PodPtr pod(const std::string& v) { return sharePod(json{{"v", v}}); }
 
 template <typename F>
 bool eventually(F f, std::chrono::milliseconds limit = 3000ms) {

@@ -217,13 +217,13 @@ TEST(PodManagerSourcesTest, StaticAndApiserverPodsAreReplacedSeparately) {
   auto s = staticPodFromManifest("/m/web.yaml", kManifest, "n");
   ASSERT_TRUE(s.ok());
   const std::string suid = (*s)["metadata"]["uid"];
-  EXPECT_TRUE(m.replaceStatic({*s}).empty());
-  m.replace({apiPod("a", "a1")});
+  EXPECT_TRUE(m.replaceStatic({sharePod(*s)}).empty());
+  m.replace({sharePod(apiPod("a", "a1"))});
   EXPECT_TRUE(m.get(suid)) << "an apiserver relist keeps the static pods";
   EXPECT_EQ(m.all().size(), 2u);
   auto gone = m.replaceStatic({});
   ASSERT_EQ(gone.size(), 1u);
-  EXPECT_EQ(gone[0]["metadata"]["uid"], suid) << "the removed pod comes back whole, for its kill";
+  EXPECT_EQ((*gone[0])["metadata"]["uid"], suid) << "the removed pod comes back whole, for its kill";
   EXPECT_TRUE(m.get("a1")) << "and a static change keeps the apiserver pods";
 }
 
@@ -231,12 +231,13 @@ TEST(PodManagerSourcesTest, MirrorsAreFoundByFullNameAndRemovedOnlyByUid) {
   PodManager m;
   auto s = staticPodFromManifest("/m/web.yaml", kManifest, "n");
   ASSERT_TRUE(s.ok());
-  m.replaceStatic({*s});
+  m.replaceStatic({sharePod(*s)});
   json mirror = mirrorPodFor(*s, "n", "node-uid");
   mirror["metadata"]["uid"] = "m1";
   m.setMirror(mirror);
   ASSERT_TRUE(m.mirror("default/web-n"));
-  EXPECT_EQ(m.staticPod(podFullName(mirror)).value()["metadata"]["uid"], (*s)["metadata"]["uid"]);
+  ASSERT_TRUE(m.staticPod(podFullName(mirror)));
+  EXPECT_EQ((*m.staticPod(podFullName(mirror)))["metadata"]["uid"], (*s)["metadata"]["uid"]);
   json older = mirror;
   older["metadata"]["uid"] = "m0";
   m.removeMirror(older);
@@ -291,6 +292,36 @@ TEST(PodDispatcherStaticTest, MirrorPodsAreNeverRunAndRemovedStaticPodsAreKilled
   ASSERT_EQ(syncer.killed.size(), 1u);
   EXPECT_EQ(syncer.killed[0], "web-n/30");
   for (const auto& name : syncer.synced) EXPECT_NE(name, "") << "only named pods are synced";
+}
+
+// Records the address of each pod object a sync gets.
+class AddressSyncer : public PodSyncer {
+ public:
+  SyncResult syncPod(const json& pod) override {
+    std::lock_guard<std::mutex> l(mu);
+    seen.push_back(&pod);
+    return {absl::OkStatus(), std::nullopt};
+  }
+  absl::Status killPod(const json&, std::optional<int64_t>) override { return absl::OkStatus(); }
+  std::mutex mu;
+  std::vector<const json*> seen;
+};
+
+TEST(PodDispatcherSharingTest, TheManagerAndTheWorkersHoldOneCopyOfAPod) {
+  AddressSyncer syncer;
+  PodWorkers workers(syncer, 2, std::chrono::hours(1));
+  workers.start();
+  PodManager m;
+  PodDispatcher d(m, workers);
+  d.onEvent({"ADDED", apiPod("a", "a1")});
+  d.onRuntimeChange("a1");  // a resync from the runtime side uses the same object
+  for (int i = 0; i < 300 && !workers.isIdle(); ++i) std::this_thread::sleep_for(10ms);
+  workers.stop();
+  PodPtr held = m.get("a1");
+  ASSERT_TRUE(held);
+  std::lock_guard<std::mutex> l(syncer.mu);
+  ASSERT_FALSE(syncer.seen.empty());
+  for (const json* p : syncer.seen) EXPECT_EQ(p, held.get()) << "each sync got the pod manager's own object";
 }
 
 }  // namespace
