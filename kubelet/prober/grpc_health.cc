@@ -1,10 +1,8 @@
 #include "kubelet/prober/grpc_health.h"
 
-#include <grpcpp/generic/generic_stub.h>
-#include <grpcpp/grpcpp.h>
-
 #include <vector>
 
+#include "grpcwire/channel.h"
 #include "kubelet/objects/duration.h"
 #include "kubelet/prober/http_get.h"
 #include "kubelet/prober/net.h"
@@ -34,25 +32,25 @@ bool getVarint(const std::string& in, size_t& pos, uint64_t& v) {
 }
 
 // Go's codes.Code.String().
-const char* codeName(grpc::StatusCode c) {
+const char* codeName(absl::StatusCode c) {
   switch (c) {
-    case grpc::StatusCode::OK: return "OK";
-    case grpc::StatusCode::CANCELLED: return "Canceled";
-    case grpc::StatusCode::UNKNOWN: return "Unknown";
-    case grpc::StatusCode::INVALID_ARGUMENT: return "InvalidArgument";
-    case grpc::StatusCode::DEADLINE_EXCEEDED: return "DeadlineExceeded";
-    case grpc::StatusCode::NOT_FOUND: return "NotFound";
-    case grpc::StatusCode::ALREADY_EXISTS: return "AlreadyExists";
-    case grpc::StatusCode::PERMISSION_DENIED: return "PermissionDenied";
-    case grpc::StatusCode::RESOURCE_EXHAUSTED: return "ResourceExhausted";
-    case grpc::StatusCode::FAILED_PRECONDITION: return "FailedPrecondition";
-    case grpc::StatusCode::ABORTED: return "Aborted";
-    case grpc::StatusCode::OUT_OF_RANGE: return "OutOfRange";
-    case grpc::StatusCode::UNIMPLEMENTED: return "Unimplemented";
-    case grpc::StatusCode::INTERNAL: return "Internal";
-    case grpc::StatusCode::UNAVAILABLE: return "Unavailable";
-    case grpc::StatusCode::DATA_LOSS: return "DataLoss";
-    case grpc::StatusCode::UNAUTHENTICATED: return "Unauthenticated";
+    case absl::StatusCode::kOk: return "OK";
+    case absl::StatusCode::kCancelled: return "Canceled";
+    case absl::StatusCode::kUnknown: return "Unknown";
+    case absl::StatusCode::kInvalidArgument: return "InvalidArgument";
+    case absl::StatusCode::kDeadlineExceeded: return "DeadlineExceeded";
+    case absl::StatusCode::kNotFound: return "NotFound";
+    case absl::StatusCode::kAlreadyExists: return "AlreadyExists";
+    case absl::StatusCode::kPermissionDenied: return "PermissionDenied";
+    case absl::StatusCode::kResourceExhausted: return "ResourceExhausted";
+    case absl::StatusCode::kFailedPrecondition: return "FailedPrecondition";
+    case absl::StatusCode::kAborted: return "Aborted";
+    case absl::StatusCode::kOutOfRange: return "OutOfRange";
+    case absl::StatusCode::kUnimplemented: return "Unimplemented";
+    case absl::StatusCode::kInternal: return "Internal";
+    case absl::StatusCode::kUnavailable: return "Unavailable";
+    case absl::StatusCode::kDataLoss: return "DataLoss";
+    case absl::StatusCode::kUnauthenticated: return "Unauthenticated";
     default: return "Unknown";
   }
 }
@@ -116,59 +114,35 @@ GrpcHealthResult grpcHealthCheck(const std::string& host, int port, const std::s
                                  std::chrono::milliseconds timeout) {
   const std::string addr = joinHostPort(host, port);
   const std::string within = objects::formatDuration(timeout);
-  const auto deadline = std::chrono::system_clock::now() + timeout;
+  const auto deadline = grpcwire::Clock::now() + timeout;
 
-  grpc::ChannelArguments args;
-  args.SetUserAgentPrefix(kubeUserAgent("probe"));
-  // A channel of its own: no subchannel (and its reconnect back-off) shared with earlier
-  // probes, no proxy from the environment.
-  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  args.SetInt(GRPC_ARG_ENABLE_HTTP_PROXY, 0);
-  args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
-  auto channel = grpc::CreateCustomChannel(addr, grpc::InsecureChannelCredentials(), args);
+  grpcwire::ChannelOptions options;
+  options.userAgent = kubeUserAgent("probe");
+  options.maxIdleConnections = 1;  // the connection connect() opens, for the call
+  // A channel of its own per probe, as upstream dials per probe: no connection shared with
+  // earlier probes, no proxy.
+  auto channel = grpcwire::Channel::create(addr, options);
+  if (!channel.ok()) return {false, "error: health rpc probe failed: " + std::string(channel.status().message())};
   // Upstream dials with WithBlock: until the connection is up or the time is gone.
-  if (!channel->WaitForConnected(deadline)) {
+  if (!(*channel)->connect(deadline).ok()) {
     return {false, "timeout: failed to connect service \"" + addr + "\" within " + within +
                        ": context deadline exceeded"};
   }
-
-  grpc::GenericStub stub(channel);
-  grpc::ClientContext ctx;
-  ctx.set_deadline(deadline);
-  const std::string request = encodeHealthCheckRequest(service);
-  grpc::Slice slice(request);
-  grpc::ByteBuffer requestBuffer(&slice, 1);
-  grpc::ByteBuffer responseBuffer;
-  grpc::Status status;
-  grpc::CompletionQueue cq;
-  auto call = stub.PrepareUnaryCall(&ctx, kCheckMethod, requestBuffer, &cq);
-  call->StartCall();
-  int tag = 1;
-  call->Finish(&responseBuffer, &status, &tag);
-  void* got = nullptr;
-  bool ok = false;
-  cq.Next(&got, &ok);
-  cq.Shutdown();
-  while (cq.Next(&got, &ok)) {
-  }
-
-  if (!status.ok()) {
-    switch (status.error_code()) {
-      case grpc::StatusCode::UNIMPLEMENTED:
+  auto answer = (*channel)->call(kCheckMethod, encodeHealthCheckRequest(service), deadline);
+  if (!answer.ok()) {
+    const absl::Status& status = answer.status();
+    switch (status.code()) {
+      case absl::StatusCode::kUnimplemented:
         return {false, "error: this server does not implement the grpc health protocol (grpc.health.v1.Health): " +
-                           status.error_message()};
-      case grpc::StatusCode::DEADLINE_EXCEEDED:
+                           std::string(status.message())};
+      case absl::StatusCode::kDeadlineExceeded:
         return {false, "timeout: health rpc did not complete within " + within};
       default:
-        return {false, std::string("error: health rpc probe failed: rpc error: code = ") +
-                           codeName(status.error_code()) + " desc = " + status.error_message()};
+        return {false, std::string("error: health rpc probe failed: rpc error: code = ") + codeName(status.code()) +
+                           " desc = " + std::string(status.message())};
     }
   }
-  std::vector<grpc::Slice> slices;
-  std::string bytes;
-  if (responseBuffer.Dump(&slices).ok()) {
-    for (const auto& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
-  }
+  const std::string& bytes = *answer;
   auto serving = decodeHealthCheckResponse(bytes);
   if (!serving) {
     return {false, "error: health rpc probe failed: rpc error: code = Internal desc = grpc: failed to unmarshal "

@@ -4,20 +4,18 @@
 #include <mutex>
 #include <set>
 
-#include <grpcpp/grpcpp.h>
-
 #include <utility>
 
 #include "base/log.h"
-#include "cri-api/api.grpc.pb.h"
+#include "cri-api/api.pb.h"
+#include "grpcwire/channel.h"
 #include "kubelet/metrics/kubelet_metrics.h"
 
 namespace cubelet::runtime {
 namespace {
 
-using SystemClock = std::chrono::system_clock;
-// How long one call may take, counted from its start; nullopt means no deadline.
-using Budget = std::optional<std::chrono::milliseconds>;
+// How long one call may take, counted from its start; zero means no deadline.
+using Budget = std::chrono::milliseconds;
 
 std::string context(std::string_view call, std::string_view id) {
   std::string out = "CRI ";
@@ -29,43 +27,15 @@ std::string context(std::string_view call, std::string_view id) {
   return out;
 }
 
-absl::Status fromGrpc(const grpc::Status& st, std::string_view call, std::string_view id) {
-  if (st.ok()) return absl::OkStatus();
-  // gRPC and absl share the canonical code numbers 0..16.
-  return absl::Status(static_cast<absl::StatusCode>(st.error_code()),
-                      context(call, id) + ": " + st.error_message());
+// The runtime's error with the call (and the object) it came from in front.
+absl::Status withContext(const absl::Status& st, std::string_view call, std::string_view id) {
+  if (st.ok()) return st;
+  return absl::Status(st.code(), context(call, id) + ": " + std::string(st.message()));
 }
 
 absl::Status malformed(std::string_view call, std::string_view id, std::string_view what) {
   return absl::UnknownError(context(call, id) + ": " + std::string(what));
 }
-
-// One unary call with its deadline; `method` is a synchronous method of a generated Stub.
-// The calls in flight on one client, so that shutdown can cancel them all at once.
-class InFlight {
- public:
-  // False once cancelAll() ran: the call must not start.
-  bool add(grpc::ClientContext* ctx) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (cancelled_) return false;
-    calls_.insert(ctx);
-    return true;
-  }
-  void remove(grpc::ClientContext* ctx) {
-    std::lock_guard<std::mutex> lock(mu_);
-    calls_.erase(ctx);
-  }
-  void cancelAll() {
-    std::lock_guard<std::mutex> lock(mu_);
-    cancelled_ = true;
-    for (auto* ctx : calls_) ctx->TryCancel();
-  }
-
- private:
-  std::mutex mu_;
-  bool cancelled_ = false;
-  std::set<grpc::ClientContext*> calls_;
-};
 
 // The operation_type label upstream's instrumented services use for a CRI method
 // (kuberuntime/instrumented_services.go): snake case, with "podsandbox" in one word and
@@ -94,23 +64,36 @@ std::string operationType(std::string_view call) {
   return out;
 }
 
+constexpr std::string_view kRuntimeService = "/runtime.v1.RuntimeService/";
+constexpr std::string_view kImageService = "/runtime.v1.ImageService/";
+
 // Every unary CRI call goes through here, so this is the one place that records the
-// kubelet_runtime_operations_* metrics (count, errors, duration).
-template <typename Stub, typename Req, typename Resp>
-absl::Status invoke(InFlight& inflight, Stub& stub,
-                    grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&, Resp*), const Req& req,
-                    Resp* resp, Budget budget, std::string_view call, std::string_view id) {
-  grpc::ClientContext ctx;
-  if (budget) ctx.set_deadline(SystemClock::now() + *budget);
-  if (!inflight.add(&ctx)) return absl::CancelledError(std::string(call) + ": the CRI client is shutting down");
-  auto start = std::chrono::steady_clock::now();
-  grpc::Status st = (stub.*method)(&ctx, req, resp);
-  inflight.remove(&ctx);
+// kubelet_runtime_operations_* metrics (count, errors, duration). `call` is the CRI method.
+template <typename Req, typename Resp>
+absl::Status invoke(grpcwire::Channel& channel, std::string_view service, const Req& req, Resp* resp, Budget budget,
+                    std::string_view call, std::string_view id) {
+  std::string method(service);
+  method += call;
+  std::optional<grpcwire::Clock::time_point> deadline;
+  const auto start = std::chrono::steady_clock::now();
+  if (budget.count() > 0) deadline = start + budget;
+  std::string bytes;
+  absl::Status st;
+  if (!req.SerializeToString(&bytes)) {
+    st = absl::InternalError("grpc: error while marshaling the request");
+  } else {
+    auto answer = channel.call(method, bytes, deadline);
+    if (!answer.ok()) {
+      st = answer.status();
+    } else if (!resp->ParseFromString(*answer)) {
+      st = absl::InternalError("grpc: failed to unmarshal the received message");
+    }
+  }
   const auto elapsed = std::chrono::steady_clock::now() - start;
   metrics::recordRuntimeOperation(operationType(call), std::chrono::duration<double>(elapsed).count(), !st.ok());
   VLOG(5) << "CRI " << call << " " << id << ": "
           << std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count() << "us";
-  return fromGrpc(st, call, id);
+  return withContext(st, call, id);
 }
 
 template <typename T>
@@ -158,14 +141,17 @@ std::string joinCommand(const std::vector<std::string>& cmd) {
 
 class GrpcCriClient final : public CriClient {
  public:
-  GrpcCriClient(std::shared_ptr<grpc::Channel> runtimeChannel, std::shared_ptr<grpc::Channel> imageChannel,
+  GrpcCriClient(std::shared_ptr<grpcwire::Channel> runtimeChannel, std::shared_ptr<grpcwire::Channel> imageChannel,
                 const CriClientOptions& options)
-      : runtime_(v1::RuntimeService::NewStub(runtimeChannel)),
-        images_(v1::ImageService::NewStub(imageChannel)),
+      : runtime_(std::move(runtimeChannel)),
+        images_(std::move(imageChannel)),
         timeout_(options.requestTimeout),
         pullTimeout_(options.pullImageTimeout) {}
 
-  void cancelInFlight() override { inflight_.cancelAll(); }
+  void cancelInFlight() override {
+    runtime_->cancelAll();
+    images_->cancelAll();
+  }
 
   // --- runtime ---
 
@@ -174,7 +160,7 @@ class GrpcCriClient final : public CriClient {
     // The CRI version the kubelet speaks; runtimes ignore it but upstream sends it.
     req.set_version("v1");
     v1::VersionResponse resp;
-    if (auto st = invoke(inflight_, *runtime_, &Stub::Version, req, &resp, timeout_, "Version", ""); !st.ok()) return st;
+    if (auto st = invoke(*runtime_, kRuntimeService, req, &resp, timeout_, "Version", ""); !st.ok()) return st;
     return RuntimeVersion{resp.runtime_name(), resp.runtime_version(), resp.runtime_api_version()};
   }
 
@@ -192,7 +178,7 @@ class GrpcCriClient final : public CriClient {
     v1::StatusRequest req;
     req.set_verbose(verbose);
     v1::StatusResponse resp;
-    if (auto st = invoke(inflight_, *runtime_, &Stub::Status, req, &resp, timeout_, "Status", ""); !st.ok()) return st;
+    if (auto st = invoke(*runtime_, kRuntimeService, req, &resp, timeout_, "Status", ""); !st.ok()) return st;
     return resp;
   }
 
@@ -200,13 +186,13 @@ class GrpcCriClient final : public CriClient {
     v1::UpdateRuntimeConfigRequest req;
     req.mutable_runtime_config()->mutable_network_config()->set_pod_cidr(podCidr);
     v1::UpdateRuntimeConfigResponse resp;
-    return invoke(inflight_, *runtime_, &Stub::UpdateRuntimeConfig, req, &resp, timeout_, "UpdateRuntimeConfig", podCidr);
+    return invoke(*runtime_, kRuntimeService, req, &resp, timeout_, "UpdateRuntimeConfig", podCidr);
   }
 
   absl::StatusOr<v1::RuntimeConfigResponse> runtimeConfig() override {
     v1::RuntimeConfigRequest req;
     v1::RuntimeConfigResponse resp;
-    if (auto st = invoke(inflight_, *runtime_, &Stub::RuntimeConfig, req, &resp, timeout_, "RuntimeConfig", ""); !st.ok())
+    if (auto st = invoke(*runtime_, kRuntimeService, req, &resp, timeout_, "RuntimeConfig", ""); !st.ok())
       return st;
     return resp;
   }
@@ -223,7 +209,7 @@ class GrpcCriClient final : public CriClient {
     const std::string name = config.metadata().namespace_() + "/" + config.metadata().name();
     // Upstream also keeps RunPodSandbox's own duration and errors per RuntimeClass handler.
     const auto start = std::chrono::steady_clock::now();
-    auto st = invoke(inflight_, *runtime_, &Stub::RunPodSandbox, req, &resp, Budget(2 * timeout_), "RunPodSandbox", name);
+    auto st = invoke(*runtime_, kRuntimeService, req, &resp, Budget(2 * timeout_), "RunPodSandbox", name);
     auto& m = metrics::kubeletMetrics();
     m.runPodsandboxDuration.with({runtimeHandler})
         .observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
@@ -239,14 +225,14 @@ class GrpcCriClient final : public CriClient {
     v1::StopPodSandboxRequest req;
     req.set_pod_sandbox_id(sandboxId);
     v1::StopPodSandboxResponse resp;
-    return invoke(inflight_, *runtime_, &Stub::StopPodSandbox, req, &resp, timeout_, "StopPodSandbox", sandboxId);
+    return invoke(*runtime_, kRuntimeService, req, &resp, timeout_, "StopPodSandbox", sandboxId);
   }
 
   absl::Status removePodSandbox(const std::string& sandboxId) override {
     v1::RemovePodSandboxRequest req;
     req.set_pod_sandbox_id(sandboxId);
     v1::RemovePodSandboxResponse resp;
-    return invoke(inflight_, *runtime_, &Stub::RemovePodSandbox, req, &resp, timeout_, "RemovePodSandbox", sandboxId);
+    return invoke(*runtime_, kRuntimeService, req, &resp, timeout_, "RemovePodSandbox", sandboxId);
   }
 
   absl::StatusOr<v1::PodSandboxStatusResponse> podSandboxStatus(const std::string& sandboxId, bool verbose) override {
@@ -254,7 +240,7 @@ class GrpcCriClient final : public CriClient {
     req.set_pod_sandbox_id(sandboxId);
     req.set_verbose(verbose);
     v1::PodSandboxStatusResponse resp;
-    if (auto st = invoke(inflight_, *runtime_, &Stub::PodSandboxStatus, req, &resp, timeout_, "PodSandboxStatus", sandboxId);
+    if (auto st = invoke(*runtime_, kRuntimeService, req, &resp, timeout_, "PodSandboxStatus", sandboxId);
         !st.ok())
       return st;
     if (auto st = checkSandboxStatus(resp, sandboxId); !st.ok()) return st;
@@ -265,7 +251,7 @@ class GrpcCriClient final : public CriClient {
     v1::ListPodSandboxRequest req;
     *req.mutable_filter() = filter;
     v1::ListPodSandboxResponse resp;
-    if (auto st = invoke(inflight_, *runtime_, &Stub::ListPodSandbox, req, &resp, timeout_, "ListPodSandbox", filter.id());
+    if (auto st = invoke(*runtime_, kRuntimeService, req, &resp, timeout_, "ListPodSandbox", filter.id());
         !st.ok())
       return st;
     return take(resp.mutable_items());
@@ -282,7 +268,7 @@ class GrpcCriClient final : public CriClient {
     v1::CreateContainerResponse resp;
     // Named by sandbox and container name: there is no container id yet.
     const std::string name = sandboxId + "/" + config.metadata().name();
-    if (auto st = invoke(inflight_, *runtime_, &Stub::CreateContainer, req, &resp, timeout_, "CreateContainer", name); !st.ok())
+    if (auto st = invoke(*runtime_, kRuntimeService, req, &resp, timeout_, "CreateContainer", name); !st.ok())
       return st;
     if (resp.container_id().empty()) return malformed("CreateContainer", name, "runtime returned no container id");
     return std::move(*resp.mutable_container_id());
@@ -292,7 +278,7 @@ class GrpcCriClient final : public CriClient {
     v1::StartContainerRequest req;
     req.set_container_id(containerId);
     v1::StartContainerResponse resp;
-    return invoke(inflight_, *runtime_, &Stub::StartContainer, req, &resp, timeout_, "StartContainer", containerId);
+    return invoke(*runtime_, kRuntimeService, req, &resp, timeout_, "StartContainer", containerId);
   }
 
   absl::Status stopContainer(const std::string& containerId, std::chrono::seconds gracePeriod) override {
@@ -302,7 +288,7 @@ class GrpcCriClient final : public CriClient {
     req.set_timeout(gracePeriod.count());
     v1::StopContainerResponse resp;
     // The runtime waits up to the grace period before SIGKILL; leave it that long on top.
-    return invoke(inflight_, *runtime_, &Stub::StopContainer, req, &resp, Budget(timeout_ + gracePeriod), "StopContainer",
+    return invoke(*runtime_, kRuntimeService, req, &resp, Budget(timeout_ + gracePeriod), "StopContainer",
                   containerId);
   }
 
@@ -310,7 +296,7 @@ class GrpcCriClient final : public CriClient {
     v1::RemoveContainerRequest req;
     req.set_container_id(containerId);
     v1::RemoveContainerResponse resp;
-    return invoke(inflight_, *runtime_, &Stub::RemoveContainer, req, &resp, timeout_, "RemoveContainer", containerId);
+    return invoke(*runtime_, kRuntimeService, req, &resp, timeout_, "RemoveContainer", containerId);
   }
 
   absl::StatusOr<std::vector<v1::Container>> listContainers(const v1::ContainerFilter& filter) override {
@@ -318,7 +304,7 @@ class GrpcCriClient final : public CriClient {
     *req.mutable_filter() = filter;
     v1::ListContainersResponse resp;
     const std::string& id = filter.id().empty() ? filter.pod_sandbox_id() : filter.id();
-    if (auto st = invoke(inflight_, *runtime_, &Stub::ListContainers, req, &resp, timeout_, "ListContainers", id); !st.ok())
+    if (auto st = invoke(*runtime_, kRuntimeService, req, &resp, timeout_, "ListContainers", id); !st.ok())
       return st;
     return take(resp.mutable_containers());
   }
@@ -328,7 +314,7 @@ class GrpcCriClient final : public CriClient {
     req.set_container_id(containerId);
     req.set_verbose(verbose);
     v1::ContainerStatusResponse resp;
-    if (auto st = invoke(inflight_, *runtime_, &Stub::ContainerStatus, req, &resp, timeout_, "ContainerStatus", containerId);
+    if (auto st = invoke(*runtime_, kRuntimeService, req, &resp, timeout_, "ContainerStatus", containerId);
         !st.ok())
       return st;
     if (auto st = checkContainerStatus(resp, containerId); !st.ok()) return st;
@@ -342,7 +328,7 @@ class GrpcCriClient final : public CriClient {
     if (resources.has_linux()) *req.mutable_linux() = resources.linux();
     if (resources.has_windows()) *req.mutable_windows() = resources.windows();
     v1::UpdateContainerResourcesResponse resp;
-    return invoke(inflight_, *runtime_, &Stub::UpdateContainerResources, req, &resp, timeout_, "UpdateContainerResources",
+    return invoke(*runtime_, kRuntimeService, req, &resp, timeout_, "UpdateContainerResources",
                   containerId);
   }
 
@@ -350,7 +336,7 @@ class GrpcCriClient final : public CriClient {
     v1::ReopenContainerLogRequest req;
     req.set_container_id(containerId);
     v1::ReopenContainerLogResponse resp;
-    return invoke(inflight_, *runtime_, &Stub::ReopenContainerLog, req, &resp, timeout_, "ReopenContainerLog", containerId);
+    return invoke(*runtime_, kRuntimeService, req, &resp, timeout_, "ReopenContainerLog", containerId);
   }
 
   absl::StatusOr<v1::ExecSyncResponse> execSync(const std::string& containerId, const std::vector<std::string>& cmd,
@@ -364,7 +350,7 @@ class GrpcCriClient final : public CriClient {
     // The runtime enforces the command's own timeout; the request timeout on top leaves it
     // time to kill the process and answer.
     Budget budget = timeout.count() == 0 ? Budget() : Budget(timeout_ + timeout);
-    auto st = invoke(inflight_, *runtime_, &Stub::ExecSync, req, &resp, budget, "ExecSync", containerId);
+    auto st = invoke(*runtime_, kRuntimeService, req, &resp, budget, "ExecSync", containerId);
     if (st.code() == absl::StatusCode::kDeadlineExceeded) {
       return absl::DeadlineExceededError(context("ExecSync", containerId) + ": command \"" + joinCommand(cmd) +
                                          "\" timed out after " + std::to_string(timeout.count()) + "s");
@@ -375,7 +361,7 @@ class GrpcCriClient final : public CriClient {
 
   absl::StatusOr<v1::ExecResponse> exec(const v1::ExecRequest& request) override {
     v1::ExecResponse resp;
-    if (auto st = invoke(inflight_, *runtime_, &Stub::Exec, request, &resp, timeout_, "Exec", request.container_id()); !st.ok())
+    if (auto st = invoke(*runtime_, kRuntimeService, request, &resp, timeout_, "Exec", request.container_id()); !st.ok())
       return st;
     if (resp.url().empty()) return malformed("Exec", request.container_id(), "runtime returned no url");
     return resp;
@@ -383,7 +369,7 @@ class GrpcCriClient final : public CriClient {
 
   absl::StatusOr<v1::AttachResponse> attach(const v1::AttachRequest& request) override {
     v1::AttachResponse resp;
-    if (auto st = invoke(inflight_, *runtime_, &Stub::Attach, request, &resp, timeout_, "Attach", request.container_id());
+    if (auto st = invoke(*runtime_, kRuntimeService, request, &resp, timeout_, "Attach", request.container_id());
         !st.ok())
       return st;
     if (resp.url().empty()) return malformed("Attach", request.container_id(), "runtime returned no url");
@@ -393,7 +379,7 @@ class GrpcCriClient final : public CriClient {
   absl::StatusOr<v1::PortForwardResponse> portForward(const v1::PortForwardRequest& request) override {
     v1::PortForwardResponse resp;
     if (auto st =
-            invoke(inflight_, *runtime_, &Stub::PortForward, request, &resp, timeout_, "PortForward", request.pod_sandbox_id());
+            invoke(*runtime_, kRuntimeService, request, &resp, timeout_, "PortForward", request.pod_sandbox_id());
         !st.ok())
       return st;
     if (resp.url().empty()) return malformed("PortForward", request.pod_sandbox_id(), "runtime returned no url");
@@ -406,7 +392,7 @@ class GrpcCriClient final : public CriClient {
     *req.mutable_filter() = filter;
     v1::ListPodSandboxStatsResponse resp;
     if (auto st =
-            invoke(inflight_, *runtime_, &Stub::ListPodSandboxStats, req, &resp, timeout_, "ListPodSandboxStats", filter.id());
+            invoke(*runtime_, kRuntimeService, req, &resp, timeout_, "ListPodSandboxStats", filter.id());
         !st.ok())
       return st;
     return take(resp.mutable_stats());
@@ -417,7 +403,7 @@ class GrpcCriClient final : public CriClient {
     *req.mutable_filter() = filter;
     v1::ListContainerStatsResponse resp;
     const std::string& id = filter.id().empty() ? filter.pod_sandbox_id() : filter.id();
-    if (auto st = invoke(inflight_, *runtime_, &Stub::ListContainerStats, req, &resp, timeout_, "ListContainerStats", id);
+    if (auto st = invoke(*runtime_, kRuntimeService, req, &resp, timeout_, "ListContainerStats", id);
         !st.ok())
       return st;
     return take(resp.mutable_stats());
@@ -426,22 +412,21 @@ class GrpcCriClient final : public CriClient {
   absl::Status getContainerEvents(std::stop_token stop, const ContainerEventCallback& onEvent,
                                   const std::function<void()>& onStarted) override {
     if (stop.stop_requested()) return absl::OkStatus();
-    grpc::ClientContext ctx;  // no deadline: the stream lives until cancelled
-    // Cancelling the context makes a blocked Read() return false at once. Registered before
-    // the call starts; gRPC remembers a cancel that comes before the call.
-    std::stop_callback cancel(stop, [&ctx] { ctx.TryCancel(); });
     v1::GetEventsRequest req;
-    auto reader = runtime_->GetContainerEvents(&ctx, req);
-    if (onStarted) onStarted();
-    v1::ContainerEventResponse event;
-    while (reader->Read(&event)) {
+    std::string bytes;
+    req.SerializeToString(&bytes);
+    std::function<absl::Status(std::string)> deliver = [&](std::string message) {
+      v1::ContainerEventResponse event;
+      if (!event.ParseFromString(message)) return absl::InternalError("grpc: failed to unmarshal the received message");
       onEvent(std::move(event));
-      event.Clear();
-    }
-    grpc::Status st = reader->Finish();
+      return absl::OkStatus();
+    };
+    std::string method(kRuntimeService);
+    method += "GetContainerEvents";
+    absl::Status st = runtime_->stream(method, bytes, stop, deliver, onStarted);
     if (stop.stop_requested()) return absl::OkStatus();
     if (st.ok()) return absl::UnavailableError(context("GetContainerEvents", "") + ": stream closed by the runtime");
-    return fromGrpc(st, "GetContainerEvents", "");
+    return withContext(st, "GetContainerEvents", "");
   }
 
   // --- images ---
@@ -454,7 +439,7 @@ class GrpcCriClient final : public CriClient {
     if (sandboxConfig) *req.mutable_sandbox_config() = *sandboxConfig;
     v1::PullImageResponse resp;
     Budget budget = pullTimeout_.count() > 0 ? Budget(pullTimeout_) : Budget();
-    if (auto st = invoke(inflight_, *images_, &ImageStub::PullImage, req, &resp, budget, "PullImage", image.image()); !st.ok())
+    if (auto st = invoke(*images_, kImageService, req, &resp, budget, "PullImage", image.image()); !st.ok())
       return st;
     if (resp.image_ref().empty()) return malformed("PullImage", image.image(), "runtime returned no image ref");
     return std::move(*resp.mutable_image_ref());
@@ -464,7 +449,7 @@ class GrpcCriClient final : public CriClient {
     v1::ImageStatusRequest req;
     *req.mutable_image() = image;
     v1::ImageStatusResponse resp;
-    if (auto st = invoke(inflight_, *images_, &ImageStub::ImageStatus, req, &resp, timeout_, "ImageStatus", image.image());
+    if (auto st = invoke(*images_, kImageService, req, &resp, timeout_, "ImageStatus", image.image());
         !st.ok())
       return st;
     // CRI: an absent image is an answer without image, not an error.
@@ -478,7 +463,7 @@ class GrpcCriClient final : public CriClient {
     v1::ListImagesRequest req;
     *req.mutable_filter() = filter;
     v1::ListImagesResponse resp;
-    if (auto st = invoke(inflight_, *images_, &ImageStub::ListImages, req, &resp, timeout_, "ListImages", filter.image().image());
+    if (auto st = invoke(*images_, kImageService, req, &resp, timeout_, "ListImages", filter.image().image());
         !st.ok())
       return st;
     return take(resp.mutable_images());
@@ -488,24 +473,20 @@ class GrpcCriClient final : public CriClient {
     v1::RemoveImageRequest req;
     *req.mutable_image() = image;
     v1::RemoveImageResponse resp;
-    return invoke(inflight_, *images_, &ImageStub::RemoveImage, req, &resp, timeout_, "RemoveImage", image.image());
+    return invoke(*images_, kImageService, req, &resp, timeout_, "RemoveImage", image.image());
   }
 
   absl::StatusOr<v1::ImageFsInfoResponse> imageFsInfo() override {
     v1::ImageFsInfoRequest req;
     v1::ImageFsInfoResponse resp;
-    if (auto st = invoke(inflight_, *images_, &ImageStub::ImageFsInfo, req, &resp, timeout_, "ImageFsInfo", ""); !st.ok())
+    if (auto st = invoke(*images_, kImageService, req, &resp, timeout_, "ImageFsInfo", ""); !st.ok())
       return st;
     return resp;
   }
 
  private:
-  using Stub = v1::RuntimeService::Stub;
-  using ImageStub = v1::ImageService::Stub;
-
-  std::unique_ptr<Stub> runtime_;
-  std::unique_ptr<ImageStub> images_;
-  InFlight inflight_;
+  std::shared_ptr<grpcwire::Channel> runtime_;
+  std::shared_ptr<grpcwire::Channel> images_;  // the same channel unless an image endpoint is set
   const std::chrono::milliseconds timeout_;
   const std::chrono::milliseconds pullTimeout_;
 };
@@ -515,17 +496,6 @@ absl::StatusOr<std::string> grpcTarget(const std::string& endpoint, std::string_
   if (!endpoint.empty() && endpoint[0] == '/') return "unix://" + endpoint;
   return absl::InvalidArgumentError(std::string(what) + " \"" + endpoint +
                                     "\": only unix sockets (unix:///path) are supported");
-}
-
-std::shared_ptr<grpc::Channel> makeChannel(const std::string& target) {
-  grpc::ChannelArguments args;
-  // Reconnect quickly after a runtime restart instead of gRPC's default back-off of up to 2 minutes.
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 500);
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 500);
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 3000);
-  // Same limit as upstream (maxMsgSize): ListContainers on a busy node is large.
-  args.SetMaxReceiveMessageSize(16 * 1024 * 1024);
-  return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
 }
 
 }  // namespace
@@ -549,9 +519,17 @@ absl::StatusOr<std::unique_ptr<CriClient>> CriClient::connect(const CriClientOpt
   CriClientOptions effective = options;
   // Zero means "the default", as everywhere in KubeletConfiguration.
   if (effective.requestTimeout.count() <= 0) effective.requestTimeout = CriClientOptions().requestTimeout;
-  auto runtimeChannel = makeChannel(*runtimeTarget);
-  auto imageChannel = imageTarget == *runtimeTarget ? runtimeChannel : makeChannel(imageTarget);
-  return std::unique_ptr<CriClient>(new GrpcCriClient(std::move(runtimeChannel), std::move(imageChannel), effective));
+  grpcwire::ChannelOptions channelOptions;
+  channelOptions.userAgent = "cubelet-cri";
+  auto runtimeChannel = grpcwire::Channel::create(*runtimeTarget, channelOptions);
+  if (!runtimeChannel.ok()) return runtimeChannel.status();
+  std::shared_ptr<grpcwire::Channel> imageChannel = *runtimeChannel;
+  if (imageTarget != *runtimeTarget) {
+    auto c = grpcwire::Channel::create(imageTarget, channelOptions);
+    if (!c.ok()) return c.status();
+    imageChannel = *c;
+  }
+  return std::unique_ptr<CriClient>(new GrpcCriClient(*std::move(runtimeChannel), std::move(imageChannel), effective));
 }
 
 absl::StatusOr<std::unique_ptr<CriClient>> CriClient::connect(const std::string& endpoint,

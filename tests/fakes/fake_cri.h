@@ -91,7 +91,7 @@ struct FakeContainer {
 
 struct RecordedCall {
   std::string name;  // "RunPodSandbox", "PullImage" ...
-  std::shared_ptr<const google::protobuf::Message> request;
+  std::shared_ptr<const google::protobuf::MessageLite> request;
   // Time left until the call's deadline when it arrived; nullopt when it had none.
   std::optional<std::chrono::milliseconds> deadline;
 };
@@ -865,11 +865,11 @@ class FakeRuntimeService final : public v1::RuntimeService::Service {
   }
 
   // Records the call, applies the configured delay and injected failure.
-  grpc::Status enter(grpc::ServerContext* ctx, const std::string& call, const google::protobuf::Message& req) {
+  grpc::Status enter(grpc::ServerContext* ctx, const std::string& call, const google::protobuf::MessageLite& req) {
     RecordedCall rec;
     rec.name = call;
-    std::shared_ptr<google::protobuf::Message> copy(req.New());
-    copy->CopyFrom(req);
+    std::shared_ptr<google::protobuf::MessageLite> copy(req.New());
+    copy->CheckTypeAndMergeFrom(req);
     rec.request = std::move(copy);
     auto deadline = ctx->deadline();
     if (deadline != std::chrono::system_clock::time_point::max()) {

@@ -8,6 +8,7 @@ set(_agent_tests
   events_test:kubelet_api
   runtime_health_test:kubelet_runtime
   cri_client_test:kubelet_runtime
+  grpcwire_test:grpcwire
   pod_runtime_test:kubelet_runtime
   host_files_test:kubelet_runtime
   node_status_test:kubelet_node
@@ -44,7 +45,8 @@ foreach(_entry IN LISTS _agent_tests)
   list(GET _parts 1 _lib)
   add_executable(${_test} ${CMAKE_CURRENT_LIST_DIR}/${_test}.cc)
   target_include_directories(${_test} PRIVATE ${CMAKE_SOURCE_DIR})
-  target_link_libraries(${_test} PRIVATE ${_lib} GTest::gtest_main)
+  # cri_api_grpc: the fake runtime is a real gRPC server.
+  target_link_libraries(${_test} PRIVATE ${_lib} cri_api_grpc GTest::gtest_main)
   gtest_discover_tests(${_test} DISCOVERY_TIMEOUT 30 PROPERTIES LABELS unit)
 endforeach()
 target_link_libraries(api_client_test PRIVATE PkgConfig::HTTPLIB)
