@@ -58,34 +58,35 @@ class Api:
             self.local.conn = c
         return c
 
-    def request(self, method, path, body=None, ok=(200, 201, 202)):
+    def send(self, method, path, body=None, accept="application/json"):
+        """One request on this thread's connection, on a fresh one when that fails (the
+        apiserver may have closed an idle connection); returns (status, payload bytes)."""
         data = json.dumps(body).encode() if body is not None else None
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        headers = {"Content-Type": "application/json", "Accept": accept}
         for attempt in range(3):
             c = self.conn(fresh=attempt > 0)
             try:
                 c.request(method, path, body=data, headers=headers)
                 r = c.getresponse()
-                payload = r.read()
-                break
+                return r.status, r.read()
             except (http.client.HTTPException, OSError):
                 if attempt == 2:
                     raise
-        else:  # pragma: no cover
-            raise RuntimeError("unreachable")
-        if r.status not in ok:
-            raise RuntimeError(f"{method} {path}: HTTP {r.status}: {payload[:300]!r}")
-        return r.status, (json.loads(payload) if payload else None)
+        raise RuntimeError("unreachable")  # pragma: no cover
+
+    def request(self, method, path, body=None, ok=(200, 201, 202)):
+        status, payload = self.send(method, path, body)
+        if status not in ok:
+            raise RuntimeError(f"{method} {path}: HTTP {status}: {payload[:300]!r}")
+        return status, (json.loads(payload) if payload else None)
 
     def request_text(self, path):
         """A GET whose answer is text (e.g. /metrics)."""
-        c = self.conn()
-        c.request("GET", path, headers={"Accept": "text/plain"})
-        r = c.getresponse()
-        payload = r.read().decode()
-        if r.status != 200:
-            raise RuntimeError(f"GET {path}: HTTP {r.status}: {payload[:300]!r}")
-        return r.status, payload
+        status, payload = self.send("GET", path, accept="text/plain")
+        text = payload.decode()
+        if status != 200:
+            raise RuntimeError(f"GET {path}: HTTP {status}: {text[:300]!r}")
+        return status, text
 
     def watch(self, path):
         """Yields the events of a watch (blocking); the caller's thread owns the connection."""

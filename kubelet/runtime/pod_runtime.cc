@@ -721,6 +721,24 @@ void PodRuntime::phaseDone(const json& pod, const char* phase, std::chrono::stea
   if (opts_.onPhase) opts_.onPhase(str(pod, {"metadata", "uid"}), phase, std::chrono::steady_clock::now() - since);
 }
 
+namespace {
+
+// The volumes set up while a new sandbox was made failed: one more try when their first
+// back-off step ends, before that sandbox is given up. A new pod's first token or configMap
+// request can race the apiserver's node authorizer, which learns of a pod a moment after the
+// pod's watchers do (403 / 404 for a few hundred ms in a burst); giving the sandbox up for
+// that would cost a second one. A volume that keeps failing (its back-off now longer) is
+// left to the pod worker's retries, and the sandbox is removed.
+template <typename SetUp>
+volume::SetUpResult volumesAfterSandbox(volume::SetUpResult first, const SetUp& setUp) {
+  constexpr std::chrono::milliseconds kFirstBackoffStep{500};
+  if (first.error.ok() || !first.retryAfter || *first.retryAfter > kFirstBackoffStep) return first;
+  std::this_thread::sleep_for(*first.retryAfter);
+  return setUp();
+}
+
+}  // namespace
+
 SyncOutcome PodRuntime::sync(const json& pod, const PodRuntimeState& state) {
   SyncOutcome out;
   const std::string uid = str(pod, {"metadata", "uid"});
@@ -898,7 +916,7 @@ SyncOutcome PodRuntime::sync(const json& pod, const PodRuntimeState& state) {
     }
     phaseDone(pod, "sandbox", sandboxStart);
     current = &created;
-    if (volumesAhead.valid() && !volumesReady(volumesAhead.get())) {
+    if (volumesAhead.valid() && !volumesReady(volumesAfterSandbox(volumesAhead.get(), setUpVolumes))) {
       (void)cri_.stopPodSandbox(created.id);
       (void)cri_.removePodSandbox(created.id);
       return out;

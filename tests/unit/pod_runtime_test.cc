@@ -855,7 +855,8 @@ TEST_F(PodFilesTest, VolumesAreSetUpBeforeTheContainersAndMountedBeforeTheHostsF
       {"name": "host", "mountPath": "/host", "readOnly": true},
       {"name": "scratch", "mountPath": "work"}])");
   // The hostPath does not exist yet: no container, a FailedMount event, a short retry, and no
-  // sandbox left (the one made while the volumes were being set up is removed again).
+  // sandbox left (the one made while the volumes were being set up is removed again, after
+  // the volumes' second try at the end of their first back-off step).
   auto out = syncPod(pod);
   EXPECT_EQ(out.waiting["app"].reason, "ContainerCreating");
   EXPECT_EQ(fake().callCount("CreateContainer"), 0);
@@ -864,17 +865,18 @@ TEST_F(PodFilesTest, VolumesAreSetUpBeforeTheContainersAndMountedBeforeTheHostsF
                                           hostDir + " is not a directory, unable to determine its type: path \"" +
                                           hostDir + "\" does not exist"));
   ASSERT_TRUE(out.retryAfter.has_value());
-  EXPECT_LE(*out.retryAfter, 500ms);
+  EXPECT_LE(*out.retryAfter, 1000ms) << "the second back-off step";
   const int sandboxesMade = fake().callCount("RunPodSandbox");
+  EXPECT_EQ(sandboxesMade, 1);
   // Still failing after the back-off: the volumes are tried first now, so no sandbox is made
   // and removed again.
-  std::this_thread::sleep_for(600ms);
+  std::this_thread::sleep_for(1100ms);
   out = syncPod(pod);
   EXPECT_EQ(out.waiting["app"].reason, "ContainerCreating");
   EXPECT_EQ(fake().callCount("RunPodSandbox"), sandboxesMade);
   EXPECT_TRUE(fake().sandboxes().empty());
   std::filesystem::create_directories(hostDir);
-  std::this_thread::sleep_for(1100ms);
+  std::this_thread::sleep_for(2100ms);  // the third back-off step
   runPod(pod);
   const auto containers = fake().containers();
   ASSERT_EQ(containers.size(), 1u);
@@ -894,6 +896,35 @@ TEST_F(PodFilesTest, VolumesAreSetUpBeforeTheContainersAndMountedBeforeTheHostsF
   EXPECT_TRUE(std::filesystem::exists(hostDir)) << "a hostPath is never removed";
 }
 
+
+TEST_F(PodFilesTest, AVolumeThatFailsOnlyAtFirstCostsNoSecondSandbox) {
+  volume::VolumeManagerOptions vo;
+  vo.podsDir = podsDir_.string();
+  volume::VolumeManager volumes(events_.recorder(), std::move(vo));
+  auto base = configure_;
+  configure_ = [&](PodRuntimeOptions& o) {
+    base(o);
+    o.volumes = &volumes;
+  };
+  makeRuntime(60s, 300s);
+  const std::string hostDir = (dir_ / "late-data").string();
+  json pod = makePod("Always");
+  pod["spec"]["volumes"] = json::parse(R"([{"name": "host", "hostPath": {"path": ")" + hostDir +
+                                       R"(", "type": "Directory"}}])");
+  pod["spec"]["containers"][0]["volumeMounts"] = json::parse(R"([{"name": "host", "mountPath": "/host"}])");
+  // The directory appears while the sandbox is made (as a token request a moment too early
+  // succeeds on its second try): the volumes' second try finds it, and the sandbox is kept.
+  std::thread later([&] {
+    std::this_thread::sleep_for(150ms);
+    std::filesystem::create_directories(hostDir);
+  });
+  runPod(pod);
+  later.join();
+  EXPECT_TRUE(hasEvent("FailedMount", "MountVolume.SetUp failed for volume \"host\""));
+  EXPECT_EQ(fake().callCount("RunPodSandbox"), 1);
+  EXPECT_EQ(fake().callCount("RemovePodSandbox"), 0);
+  EXPECT_EQ(fake().callCount("CreateContainer"), 1);
+}
 TEST_F(PodFilesTest, RemoveTakesTheFileAndThePodDirectory) {
   json pod = makePod("Always");
   runPod(pod);
