@@ -103,6 +103,11 @@ void PodLifecycle::deleteOrphanedMirrors() {
 
 std::optional<Rejection> PodLifecycle::admit(const json& pod) {
   const std::string uid = str(pod, {"metadata", "uid"});
+  {
+    // Every sync asks; only a pod's first is admission.
+    std::lock_guard<std::mutex> lock(mu_);
+    if (admitted_.count(uid)) return std::nullopt;
+  }
   AdmissionInput in;
   in.nodeName = opts_.nodeName;
   in.maxPods = opts_.maxPods;
@@ -113,8 +118,7 @@ std::optional<Rejection> PodLifecycle::admit(const json& pod) {
   for (const auto& p : manager_.all()) {
     std::string puid = str(*p, {"metadata", "uid"});
     if (puid == uid || !admitted_.count(puid)) continue;
-    auto known = status_.podStatus(puid);
-    std::string phase = known ? str(*known, {"phase"}) : str(*p, {"status", "phase"});
+    const std::string phase = status_.podPhase(puid).value_or(str(*p, {"status", "phase"}));
     if (!terminalPhase(phase)) in.activePods.push_back(p);
   }
   auto rejection = admitPod(pod, in);

@@ -59,6 +59,13 @@ std::optional<json> StatusManager::podStatus(const std::string& uid) const {
   return *it->second.desired;
 }
 
+std::optional<std::string> StatusManager::podPhase(const std::string& uid) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = pods_.find(uid);
+  if (it == pods_.end() || !it->second.desired) return std::nullopt;
+  return objects::str(*it->second.desired, {"phase"});
+}
+
 void StatusManager::requestDeletion(const json& pod) {
   std::string uid = objects::str(pod, {"metadata", "uid"});
   if (uid.empty()) return;

@@ -39,6 +39,8 @@ class StatusManager {
   // here, unsent, until it has one.
   void setPodStatus(const json& pod, const json& status, const json* apiPod = nullptr);
   std::optional<json> podStatus(const std::string& uid) const;
+  // Just the phase of podStatus(uid), without copying the status.
+  std::optional<std::string> podPhase(const std::string& uid) const;
   // Sends the final deletion once the pod's containers are all stopped.
   void requestDeletion(const json& pod);
   // Forgets a pod that left the apiserver.

@@ -110,6 +110,8 @@ TEST_F(StatusManagerTest, CoalescesAndSendsOnlyChanges) {
   sm_->setPodStatus(pod("u1"), {{"phase", "Succeeded"}});
   ASSERT_TRUE(eventually([&] { return fake_.patches().size() == 2; }));
   EXPECT_EQ(sm_->podStatus("u1").value()["phase"], "Succeeded");
+  EXPECT_EQ(sm_->podPhase("u1"), "Succeeded");
+  EXPECT_FALSE(sm_->podPhase("unknown"));
 }
 
 TEST_F(StatusManagerTest, TellsEachAcknowledgedStatusWithTheTimeSinceItWasSet) {
