@@ -1,8 +1,6 @@
 #include "kubelet/runtime/cri_client.h"
 
 #include <map>
-#include <mutex>
-#include <set>
 
 #include <utility>
 

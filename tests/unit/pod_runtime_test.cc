@@ -738,6 +738,18 @@ class PodFilesTest : public PodRuntimeTest {
     return std::string(std::istreambuf_iterator<char>(in), {});
   }
   std::filesystem::path hostsFile(const std::string& uid = kUid) const { return podsDir_ / uid / "etc-hosts"; }
+  // A runtime with a real volume manager on the pods dir.
+  void useVolumeManager() {
+    volume::VolumeManagerOptions vo;
+    vo.podsDir = podsDir_.string();
+    volumes_ = std::make_unique<volume::VolumeManager>(events_.recorder(), std::move(vo));
+    auto base = configure_;
+    configure_ = [this, base](PodRuntimeOptions& o) {
+      base(o);
+      o.volumes = volumes_.get();
+    };
+    makeRuntime(60s, 300s);
+  }
   // The /etc/hosts mount of a container the fake runtime created, if any.
   static std::optional<v1::Mount> hostsMount(const testing::FakeContainer& c) {
     for (const auto& m : c.config.mounts())
@@ -746,6 +758,7 @@ class PodFilesTest : public PodRuntimeTest {
   }
 
   std::filesystem::path podsDir_, nodeHosts_, resolvConf_;
+  std::unique_ptr<volume::VolumeManager> volumes_;
 };
 
 constexpr char kPodHostsPreamble[] =
@@ -838,15 +851,7 @@ TEST_F(PodFilesTest, AFailedWriteIsACreateContainerConfigErrorNamingPodAndPath) 
 }
 
 TEST_F(PodFilesTest, VolumesAreSetUpBeforeTheContainersAndMountedBeforeTheHostsFile) {
-  volume::VolumeManagerOptions vo;
-  vo.podsDir = podsDir_.string();
-  volume::VolumeManager volumes(events_.recorder(), std::move(vo));
-  auto base = configure_;
-  configure_ = [&](PodRuntimeOptions& o) {
-    base(o);
-    o.volumes = &volumes;
-  };
-  makeRuntime(60s, 300s);
+  useVolumeManager();
   const std::string hostDir = (dir_ / "host-data").string();
   json pod = makePod("Always");
   pod["spec"]["volumes"] = json::parse(R"([{"name": "scratch", "emptyDir": {}},
@@ -896,17 +901,8 @@ TEST_F(PodFilesTest, VolumesAreSetUpBeforeTheContainersAndMountedBeforeTheHostsF
   EXPECT_TRUE(std::filesystem::exists(hostDir)) << "a hostPath is never removed";
 }
 
-
 TEST_F(PodFilesTest, AVolumeThatFailsOnlyAtFirstCostsNoSecondSandbox) {
-  volume::VolumeManagerOptions vo;
-  vo.podsDir = podsDir_.string();
-  volume::VolumeManager volumes(events_.recorder(), std::move(vo));
-  auto base = configure_;
-  configure_ = [&](PodRuntimeOptions& o) {
-    base(o);
-    o.volumes = &volumes;
-  };
-  makeRuntime(60s, 300s);
+  useVolumeManager();
   const std::string hostDir = (dir_ / "late-data").string();
   json pod = makePod("Always");
   pod["spec"]["volumes"] = json::parse(R"([{"name": "host", "hostPath": {"path": ")" + hostDir +

@@ -252,6 +252,7 @@ class RecordingSyncer : public PodSyncer {
   SyncResult syncPod(const json& pod) override {
     std::lock_guard<std::mutex> l(mu);
     synced.push_back(objects::str(pod, {"metadata", "name"}));
+    seen.push_back(&pod);
     return {absl::OkStatus(), std::nullopt};
   }
   absl::Status killPod(const json& pod, std::optional<int64_t> grace) override {
@@ -261,6 +262,7 @@ class RecordingSyncer : public PodSyncer {
   }
   std::mutex mu;
   std::vector<std::string> synced, killed;
+  std::vector<const json*> seen;  // the object each sync got
 };
 
 TEST(PodDispatcherStaticTest, MirrorPodsAreNeverRunAndRemovedStaticPodsAreKilledWithGrace) {
@@ -294,21 +296,8 @@ TEST(PodDispatcherStaticTest, MirrorPodsAreNeverRunAndRemovedStaticPodsAreKilled
   for (const auto& name : syncer.synced) EXPECT_NE(name, "") << "only named pods are synced";
 }
 
-// Records the address of each pod object a sync gets.
-class AddressSyncer : public PodSyncer {
- public:
-  SyncResult syncPod(const json& pod) override {
-    std::lock_guard<std::mutex> l(mu);
-    seen.push_back(&pod);
-    return {absl::OkStatus(), std::nullopt};
-  }
-  absl::Status killPod(const json&, std::optional<int64_t>) override { return absl::OkStatus(); }
-  std::mutex mu;
-  std::vector<const json*> seen;
-};
-
 TEST(PodDispatcherSharingTest, TheManagerAndTheWorkersHoldOneCopyOfAPod) {
-  AddressSyncer syncer;
+  RecordingSyncer syncer;
   PodWorkers workers(syncer, 2, std::chrono::hours(1));
   workers.start();
   PodManager m;
