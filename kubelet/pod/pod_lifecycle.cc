@@ -174,6 +174,13 @@ SyncResult PodLifecycle::syncPod(const json& pod) {
       return {absl::UnavailableError(message), std::chrono::seconds(1)};
     }
   }
+  if (state->containers.empty() && state->sandboxes.empty()) {
+    // As upstream, a pod with nothing in the runtime yet has its status set as its sync
+    // starts: it shows its containers waiting (ContainerCreating) while its volumes, its
+    // sandbox and its images take their time or fail, before any event about them. The
+    // sender coalesces it with the status after the sync when that one comes first.
+    setStatus(pod, rt_.buildStatus(pod, *state, {}, previous, std::chrono::system_clock::now()));
+  }
   auto t0 = std::chrono::steady_clock::now();
   runtime::SyncOutcome outcome = rt_.sync(pod, *state);
   auto t1 = std::chrono::steady_clock::now();

@@ -2,7 +2,8 @@
 // reports NetworkReady=false, a pod that needs the pod network is not started (its status is
 // written, a NetworkNotReady event recorded, and it is tried again after a second), while a
 // hostNetwork pod runs, as the upstream kubelet does. And the start-up breakdown: the phases
-// of a pod's first start reported once, when its running status is written.
+// of a pod's first start reported once, when its running status is written. And a new pod's
+// status set as its sync starts, before its sandbox is there.
 #include "kubelet/pod/pod_lifecycle.h"
 
 #include <gtest/gtest.h>
@@ -12,6 +13,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "base/log.h"
@@ -127,6 +129,24 @@ TEST_F(PodLifecycleNetworkTest, HostNetworkPodsRunRegardless) {
   SyncResult r = lifecycle_->syncPod(makePod("u2", true));
   EXPECT_TRUE(r.status.ok()) << r.status;
   EXPECT_EQ(sandboxesStarted(), 1);
+}
+
+TEST_F(PodLifecycleNetworkTest, ANewPodShowsItsContainersWaitingWhileItsSandboxIsMade) {
+  server_->service().setDelay("RunPodSandbox", 1500ms);
+  std::thread sync([this] { EXPECT_TRUE(lifecycle_->syncPod(makePod("u5", false)).status.ok()); });
+  // While the runtime makes the sandbox, the pod already has a status of its own.
+  for (int i = 0; i < 100 && sandboxesStarted() == 0; ++i) std::this_thread::sleep_for(10ms);
+  const int started = sandboxesStarted();
+  std::optional<json> early = status_.podStatus("u5");
+  sync.join();
+  ASSERT_EQ(started, 1);
+  ASSERT_TRUE(early.has_value()) << "no status while the sandbox was made";
+  EXPECT_EQ((*early)["phase"], "Pending");
+  EXPECT_FALSE((*early)["startTime"].get<std::string>().empty());
+  ASSERT_EQ((*early)["containerStatuses"].size(), 1u);
+  EXPECT_EQ((*early)["containerStatuses"][0]["name"], "app");
+  EXPECT_EQ((*early)["containerStatuses"][0]["state"]["waiting"]["reason"], "ContainerCreating");
+  EXPECT_EQ((*status_.podStatus("u5"))["phase"], "Running") << "then the status after the sync";
 }
 
 TEST_F(PodLifecycleNetworkTest, StartUpPhasesAreReportedOnceWhenTheRunningStatusIsWritten) {
