@@ -8,7 +8,7 @@ DEBIAN_PACKAGES=(
   # build
   cmake ninja-build g++ pkg-config protobuf-compiler protobuf-compiler-grpc libprotobuf-dev
   libgrpc++-dev libnghttp2-dev libcpp-httplib-dev nlohmann-json3-dev libnl-3-dev libnl-route-3-dev
-  libyaml-cpp-dev libssl-dev libabsl-dev libgtest-dev libgmock-dev
+  libyaml-cpp-dev libssl-dev libabsl-dev libgtest-dev libgmock-dev ccache
   # local cluster
   containerd runc containernetworking-plugins docker-registry skopeo busybox-static
   iproute2 iptables openssl curl util-linux procps apache2-utils

@@ -1,5 +1,6 @@
 """Admission on the node: a pod bound to it that does not fit (resources, pod count, node
 labels) goes Failed with the upstream reason, and the pods already there keep running."""
+# e2e order: restarts node components (tests/e2e/e2e.cmake runs this file first)
 
 from conftest import NODE_NAME, STATE, apply, cluster_up, get_pod, kubectl, kubectl_json, stop_component, wait_until
 

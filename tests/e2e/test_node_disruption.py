@@ -1,5 +1,6 @@
 """The node's Ready condition follows reality: a stopped runtime, a killed agent, a restart,
 and bad input to a second agent process must all be reported or refused without harm."""
+# e2e order: restarts node components (tests/e2e/e2e.cmake runs this file first)
 
 import os
 import signal

@@ -1,5 +1,6 @@
 """Pods run end to end through CRI: status as the upstream kubelet reports it, restart
 policies, image errors, graceful deletion, and an agent restart that restarts nothing."""
+# e2e order: restarts node components (tests/e2e/e2e.cmake runs this file first)
 
 import json
 import os

@@ -1,6 +1,7 @@
 """Static pods: a manifest in the node's staticPodPath runs as a pod, shows up in the
 apiserver as a mirror pod, follows edits of its file, goes when the file goes, keeps running
 while the apiserver is down, and runs under an agent that has no apiserver at all."""
+# e2e order: restarts node components (tests/e2e/e2e.cmake runs this file first)
 
 import json
 import os

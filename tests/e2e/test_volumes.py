@@ -3,9 +3,9 @@ sized tmpfs; hostPath with every type and its checks; configMap and secret volum
 modes, binaryData, optional, the atomic writer's `..data` layout, secrets on tmpfs, updates
 reaching a running pod); downwardAPI files (pod fields, labels and annotations, resource limits,
 label updates); projected volumes merging configMap, secret, downwardAPI and serviceAccountToken
-sources; the kube-api-access volume every pod gets, whose token the apiserver accepts and which
-the agent rotates; fsGroup ownership and read-only mounts; mount propagation; subPath and
-subPathExpr, including the symlink escapes of CVE-2017-1002101 and CVE-2021-25741; env from
+sources; the kube-api-access volume every pod gets, whose token the apiserver accepts (its
+rotation is test_token_rotation.py); fsGroup ownership and read-only mounts; mount propagation;
+subPath and subPathExpr, including the symlink escapes of CVE-2017-1002101 and CVE-2021-25741; env from
 configMaps and secrets; and no mounts or pod directories left behind once a pod is deleted.
 
 The node agent has no exec or logs API to rely on, so every container reports what it sees
@@ -214,29 +214,6 @@ def node_tmp():
         yield d
     finally:
         shutil.rmtree(d, ignore_errors=True)
-
-
-# ---------------------------------------------------------------------------------------- token rotation
-# Rotation of a 600 s token takes about 8-10 minutes (refresh after 80 % of its lifetime, written at
-# the next pod resync). The pod starts with the module so the other tests run while it waits; the
-# test at the end of the file collects its result.
-
-ROTATION = {}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def rotating_token_pod():
-    name = unique("vol-rotate")
-    script = ("t0=$(cat /p/token); while [ \"$(cat /p/token)\" = \"$t0\" ]; do sleep 5; done; "
-              "{ echo rotated; echo \"$t0\"; cat /p/token; } > /dev/termination-log")
-    create(pod(name, [ctr("main", script, [mnt("p", "/p")])],
-               [{"name": "p", "projected": {"sources": [
-                   {"serviceAccountToken": {"path": "token", "expirationSeconds": 600}}]}}]))
-    ROTATION.update(name=name, start=time.monotonic())
-    try:
-        yield name
-    finally:
-        delete_pod(name)
 
 
 # ---------------------------------------------------------------------------------------- emptyDir
@@ -902,19 +879,3 @@ def test_deleting_a_pod_leaves_no_mounts_and_no_pod_directory():
         delete_pod(name)
         delete("configmap", cm)
         delete("secret", sec)
-
-
-# ---------------------------------------------------------------------------------------- token rotation
-
-def test_projected_token_is_rotated_before_it_expires(rotating_token_pod):
-    name = rotating_token_pod
-    # 80 % of 600 s, plus the next pod resync (1 min + jitter), from the pod's start.
-    remaining = 720 - (time.monotonic() - ROTATION["start"])
-    p = wait_until("the token file changed", lambda: finished(name), timeout=max(remaining, 60), interval=5)
-    lines = messages_of(p)["main"].splitlines()
-    assert lines[0] == "rotated"
-    old, new = jwt_claims(lines[1]), jwt_claims(lines[2])
-    assert new["iat"] > old["iat"]
-    for claims in (old, new):
-        assert claims["exp"] - claims["iat"] == 600
-        assert claims["kubernetes.io"]["pod"] == {"name": name, "uid": p["metadata"]["uid"]}
