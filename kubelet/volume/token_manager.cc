@@ -2,6 +2,7 @@
 
 #include <condition_variable>
 #include <random>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -40,6 +41,15 @@ absl::Status validate(const TokenRequestSpec& spec) {
                                       ": may not specify a duration larger than 2^32 seconds");
   }
   return absl::OkStatus();
+}
+
+// The refusals of a TokenRequest for a pod the apiserver has not linked to this node yet: the
+// node authorizer's and NodeRestriction's (its pod cache lacks the pod).
+bool notLinkedYet(const absl::Status& st, const std::string& podName) {
+  const std::string msg(st.message());
+  if (absl::IsPermissionDenied(st)) return msg.find("no relationship found between node") != std::string::npos;
+  if (absl::IsNotFound(st)) return msg.find("pod \"" + podName + "\" not found") != std::string::npos;
+  return false;
 }
 
 }  // namespace
@@ -85,7 +95,12 @@ absl::StatusOr<Token> TokenManager::request(const TokenRequestSpec& spec) {
   if (!spec.audience.empty()) body["spec"]["audiences"] = api::json::array({spec.audience});
   const std::string path =
       "/api/v1/namespaces/" + spec.ns + "/serviceaccounts/" + spec.serviceAccount + "/token";
-  ASSIGN_OR_RETURN(api::json resp, client_->create(path, body));
+  absl::StatusOr<api::json> created = client_->create(path, body);
+  for (size_t i = 0; i < linkRetries_.size() && !created.ok() && notLinkedYet(created.status(), spec.podName); ++i) {
+    std::this_thread::sleep_for(linkRetries_[i]);
+    created = client_->create(path, body);
+  }
+  ASSIGN_OR_RETURN(api::json resp, std::move(created));
 
   const api::json* status = resp.is_object() && resp.contains("status") ? &resp["status"] : nullptr;
   if (status == nullptr || !status->is_object() || !status->contains("token") || !(*status)["token"].is_string() ||

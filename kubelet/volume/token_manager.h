@@ -9,6 +9,12 @@
 // expirationSeconds. When a refresh fails, a cached token that has not expired yet is still
 // served (with a warning) and the next get() tries again.
 //
+// A pod new to the apiserver is known to the node authorizer and to NodeRestriction's pod
+// cache a moment after the pod's watchers see it; a TokenRequest in that moment is refused
+// (403 "no relationship found between node ...", 404 for the pod). Those two answers are asked
+// again after 50, 100 and 200 ms before the failure is returned: the volume would otherwise
+// wait for its first back-off step (500 ms) and show a FailedMount event for a pod that is fine.
+//
 // Thread safety: every method may be called from any thread. One mutex guards the cache map
 // and is never held during an HTTP call. Each cache entry has its own mutex, held while that
 // entry is refreshed, so concurrent get()s of the same key make a single request (the others
@@ -27,6 +33,7 @@
 #include <stop_token>
 #include <string>
 #include <tuple>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "kubelet/api/client.h"
@@ -73,6 +80,10 @@ class TokenManager {
 
   size_t cachedCount();
 
+  // The waits before asking again after a refusal of a pod the apiserver has not linked to
+  // the node yet (tests shorten or drop them).
+  void setLinkRetries(std::vector<std::chrono::milliseconds> waits) { linkRetries_ = std::move(waits); }
+
   static bool requiresRefresh(const Token& tok, int64_t expirationSeconds, std::chrono::system_clock::time_point now,
                               int jitterSeconds);
 
@@ -92,6 +103,8 @@ class TokenManager {
   api::Client* client_;
   Clock clock_;
   std::function<int()> jitter_;
+  std::vector<std::chrono::milliseconds> linkRetries_{std::chrono::milliseconds(50), std::chrono::milliseconds(100),
+                                                      std::chrono::milliseconds(200)};
   std::mutex mu_;
   std::map<Key, std::shared_ptr<Entry>> cache_;  // guarded by mu_
 };

@@ -99,10 +99,13 @@ class FakeTokenApiserver {
                 std::lock_guard<std::mutex> l(mu_);
                 json body = json::parse(req.body, nullptr, false);
                 received_.push_back({req.path, body});
-                if (failStatus_ != 0) {
+                if (failStatus_ != 0 && failTimes_ != 0) {
+                  if (failTimes_ > 0) --failTimes_;
                   res.status = failStatus_;
                   res.set_content(json{{"kind", "Status"}, {"status", "Failure"}, {"message", failMessage_},
-                                       {"reason", failStatus_ == 403 ? "Forbidden" : "ServiceUnavailable"},
+                                       {"reason", failStatus_ == 403   ? "Forbidden"
+                                                  : failStatus_ == 404 ? "NotFound"
+                                                                       : "ServiceUnavailable"},
                                        {"code", failStatus_}}
                                       .dump(),
                                   "application/json");
@@ -133,10 +136,12 @@ class FakeTokenApiserver {
     std::lock_guard<std::mutex> l(mu_);
     return received_;
   }
-  void fail(int status, std::string message) {
+  // Answers the next `times` requests (every one: -1) with `status`.
+  void fail(int status, std::string message, int times = -1) {
     std::lock_guard<std::mutex> l(mu_);
     failStatus_ = status;
     failMessage_ = std::move(message);
+    failTimes_ = times;
   }
   // Answers every request with `resp` (201) instead of a token; null restores the default.
   void respondWith(json resp) {
@@ -150,6 +155,7 @@ class FakeTokenApiserver {
   std::mutex mu_;
   std::vector<Received> received_;
   int failStatus_ = 0;
+  int failTimes_ = -1;
   std::string failMessage_;
   int issued_ = 0;
   httplib::Server srv_;
@@ -293,6 +299,48 @@ TEST_F(TokenManagerTest, FailureWithoutCachedTokenNamesServiceAccountAndPod) {
   EXPECT_NE(msg.find("service account \"team-a/builder\""), std::string::npos) << msg;
   EXPECT_NE(msg.find("pod \"team-a/web-0\""), std::string::npos) << msg;
   EXPECT_NE(msg.find("node requested token not bound to a pod"), std::string::npos) << msg;
+}
+
+constexpr char kNotLinked[] =
+    "serviceaccounts \"builder\" is forbidden: User \"system:node:n1\" cannot create resource "
+    "\"serviceaccounts/token\" in API group \"\" in the namespace \"team-a\": node: no relationship found "
+    "between node 'n1' and this object";
+
+TEST_F(TokenManagerTest, APodNotLinkedToTheNodeYetIsAskedForAgainShortly) {
+  mgr_->setLinkRetries({1ms, 2ms, 4ms});
+  fake_.fail(403, kNotLinked, 2);
+  auto tok = mgr_->get(spec());
+  ASSERT_TRUE(tok.ok()) << tok.status();
+  EXPECT_EQ(tok->token, "jwt-1");
+  EXPECT_EQ(fake_.received().size(), 3u);
+  // NodeRestriction's pod cache not having the pod yet: the same.
+  fake_.fail(404, "pod \"web-0\" not found", 1);
+  mgr_->forgetPod("uid-1");
+  ASSERT_TRUE(mgr_->get(spec()).ok());
+  EXPECT_EQ(fake_.received().size(), 5u);
+}
+
+TEST_F(TokenManagerTest, ARefusalThatOutlastsTheShortRetriesIsReturned) {
+  mgr_->setLinkRetries({1ms, 2ms, 4ms});
+  fake_.fail(403, kNotLinked);
+  auto tok = mgr_->get(spec());
+  ASSERT_FALSE(tok.ok());
+  EXPECT_EQ(tok.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_NE(tok.status().message().find("no relationship found"), std::string_view::npos) << tok.status();
+  EXPECT_EQ(fake_.received().size(), 4u) << "the first request and three more";
+}
+
+TEST_F(TokenManagerTest, OtherRefusalsAreNotAskedAgain) {
+  mgr_->setLinkRetries({1ms, 2ms, 4ms});
+  fake_.fail(403, "node requested token not bound to a pod");
+  EXPECT_FALSE(mgr_->get(spec()).ok());
+  EXPECT_EQ(fake_.received().size(), 1u);
+  fake_.fail(404, "pods \"web-0\" not found");  // the pod itself is gone
+  EXPECT_FALSE(mgr_->get(spec()).ok());
+  EXPECT_EQ(fake_.received().size(), 2u);
+  fake_.fail(503, "down");
+  EXPECT_FALSE(mgr_->get(spec()).ok());
+  EXPECT_EQ(fake_.received().size(), 3u);
 }
 
 TEST_F(TokenManagerTest, FailedFirstFetchCachesNothing) {
