@@ -97,6 +97,8 @@ absl::StatusOr<Token> TokenManager::request(const TokenRequestSpec& spec) {
       "/api/v1/namespaces/" + spec.ns + "/serviceaccounts/" + spec.serviceAccount + "/token";
   absl::StatusOr<api::json> created = client_->create(path, body);
   for (size_t i = 0; i < linkRetries_.size() && !created.ok() && notLinkedYet(created.status(), spec.podName); ++i) {
+    VLOG(2) << "TokenRequest for pod " << spec.ns << "/" << spec.podName << " refused before the apiserver linked it "
+            << "to this node (" << created.status().message() << "); asking again in " << linkRetries_[i].count() << "ms";
     std::this_thread::sleep_for(linkRetries_[i]);
     created = client_->create(path, body);
   }
