@@ -7,6 +7,7 @@
 # run while its token ages (8 to 12 minutes), and its result is collected last: a restarted
 # agent would write its token anew, and waiting for it alone would add those minutes to CI.
 find_program(PYTHON3 python3 REQUIRED)
+set(_e2e_properties LABELS e2e RUN_SERIAL TRUE TIMEOUT 1200 ENVIRONMENT "BUILD_DIR=${CMAKE_BINARY_DIR}")
 file(GLOB _e2e_files CONFIGURE_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/test_*.py)
 list(SORT _e2e_files)
 set(_e2e_restarting)
@@ -18,14 +19,12 @@ foreach(_path IN LISTS _e2e_files)
              COMMAND ${PYTHON3} -m pytest -v -p no:cacheprovider ${_path} -k "starts_with")
     add_test(NAME e2e_test_token_rotation
              COMMAND ${PYTHON3} -m pytest -v -p no:cacheprovider ${_path} -k "rotated_before")
-    set_tests_properties(e2e_test_token_rotation_start e2e_test_token_rotation PROPERTIES
-                         LABELS e2e RUN_SERIAL TRUE TIMEOUT 1200 ENVIRONMENT "BUILD_DIR=${CMAKE_BINARY_DIR}")
+    set_tests_properties(e2e_test_token_rotation_start e2e_test_token_rotation PROPERTIES ${_e2e_properties})
     continue()
   endif()
   add_test(NAME e2e_${_file}
            COMMAND ${PYTHON3} -m pytest -v -p no:cacheprovider ${_path})
-  set_tests_properties(e2e_${_file} PROPERTIES LABELS e2e RUN_SERIAL TRUE TIMEOUT 1200
-                       ENVIRONMENT "BUILD_DIR=${CMAKE_BINARY_DIR}")
+  set_tests_properties(e2e_${_file} PROPERTIES ${_e2e_properties})
   file(STRINGS ${_path} _restarts REGEX "^# e2e order: restarts node components")
   if(_restarts)
     list(APPEND _e2e_restarting e2e_${_file})

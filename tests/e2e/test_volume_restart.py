@@ -1,8 +1,8 @@
 """Volumes across a restart of the node agent: a running pod keeps its container, its tmpfs
 and what it wrote there, and no volume is mounted twice; a pod deleted while the agent was down
 leaves no mounts and no directory once it is back. In a file of its own because a restart
-makes the agent request new service-account tokens, which would pass test_volumes.py's rotation
-test for the wrong reason."""
+makes the agent request new service-account tokens: it runs before test_token_rotation.py's pod
+starts, which a restart would rotate for the wrong reason."""
 # e2e order: restarts node components (tests/e2e/e2e.cmake runs this file first)
 
 import time
